@@ -232,8 +232,7 @@ class EndpointConfig(_Group):
     def _consistent(self) -> EndpointConfig:
         if self.min_instances > self.max_instances:
             raise _bad(
-                f"min instances ({self.min_instances}) exceed max instances "
-                f"({self.max_instances})",
+                f"min instances ({self.min_instances}) exceed max instances ({self.max_instances})",
                 "set endpointMaxInstances at least as high as endpointMinInstances",
                 key="endpointMaxInstances",
             )
@@ -268,7 +267,9 @@ class MonitoringConfig(_Group):
     cpu_percent: int = Field(80, ge=1, le=100, description="Alarm on instance CPU utilisation.")
     memory_percent: int = Field(80, ge=1, le=100, description="Alarm on instance memory use.")
     disk_percent: int = Field(80, ge=1, le=100, description="Alarm on instance disk use.")
-    min_accuracy: float = Field(0.8, gt=0, le=1, description="Alarm when live accuracy drops below.")
+    min_accuracy: float = Field(
+        0.8, gt=0, le=1, description="Alarm when live accuracy drops below."
+    )
     prediction_drift: float = Field(
         0.2, gt=0, description="Alarm when prediction drift (PSI) exceeds this."
     )
@@ -372,9 +373,7 @@ class PolicyConfig(_Group):
     enforcement: EnforcementLevel = Field(
         "mandatory", description="Default level of every policy in this stack."
     )
-    overrides: tuple[str, ...] = Field(
-        (), description="Per-policy levels as policy-name=level."
-    )
+    overrides: tuple[str, ...] = Field((), description="Per-policy levels as policy-name=level.")
 
     @field_validator("overrides")
     @classmethod
@@ -636,8 +635,7 @@ class ConfigError(ValueError):
         lines = "\n".join(f"  - {p}" for p in self.problems)
         count = len(self.problems)
         super().__init__(
-            f"{source}: invalid stack configuration ({count} problem{'s' * (count != 1)}):\n"
-            f"{lines}"
+            f"{source}: invalid stack configuration ({count} problem{'s' * (count != 1)}):\n{lines}"
         )
 
 
@@ -671,7 +669,11 @@ def parse_config(
     specs = config_keys()
     problems: list[ConfigProblem] = []
     nested: dict[str, Any] = {"project": project, "stack": stack}
-    for key, value in raw.items():
+    for written, value in raw.items():
+        namespace, sep, rest = written.partition(":")
+        # A renamed project keeps the same keys under its own namespace.
+        renamed = sep and namespace == project != PROJECT_NAMESPACE
+        key = f"{PROJECT_NAMESPACE}:{rest}" if renamed else written
         spec = specs.get(key)
         if spec is None:
             problem = _unknown_key(key, value, specs)
@@ -706,7 +708,10 @@ def _unknown_key(key: str, value: Any, specs: Mapping[str, KeySpec]) -> ConfigPr
         return ConfigProblem(
             key, value, "is not namespaced", f"write it as {PROJECT_NAMESPACE}:{key}"
         )
-    similar_namespace = difflib.SequenceMatcher(None, namespace, PROJECT_NAMESPACE).ratio() > 0.8
+    similar_namespace = (
+        PROJECT_NAMESPACE.startswith(namespace)
+        or difflib.SequenceMatcher(None, namespace, PROJECT_NAMESPACE).ratio() > 0.75
+    )
     if namespace not in (PROJECT_NAMESPACE, "aws") and not similar_namespace:
         return None  # another provider's setting, passed through untouched
     if namespace == "aws" and key not in specs:
@@ -769,6 +774,9 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+_TYPE_NAMES = {bool: "a boolean (true or false)", int: "a whole number", float: "a number"}
+
+
 def _type_name(annotation: Any) -> str:
     if get_origin(annotation) is tuple:
         return "a list"
@@ -776,13 +784,7 @@ def _type_name(annotation: Any) -> str:
         return "one of " + ", ".join(map(str, get_args(annotation)))
     if isinstance(annotation, type) and issubclass(annotation, StrEnum):
         return "one of " + ", ".join(m.value for m in annotation)
-    if annotation is bool:
-        return "a boolean (true or false)"
-    if annotation is int:
-        return "a whole number"
-    if annotation is float:
-        return "a number"
-    return "a string"
+    return _TYPE_NAMES.get(annotation, "a string")
 
 
 # ---------------------------------------------------------------------------- checks
@@ -892,8 +894,9 @@ class Project:
             raise ConfigError(
                 source,
                 [
-                    ConfigProblem(k, "<secret>", "no key of this project is a secret",
-                                  "set it in plain text")
+                    ConfigProblem(
+                        k, "<secret>", "no key of this project is a secret", "set it in plain text"
+                    )
                     for k in secrets
                 ],
             )
@@ -912,7 +915,9 @@ def load_project(root: Path | None = None) -> Project:
     data = _read_yaml(path)
     name = data.get("name")
     if not isinstance(name, str):
-        raise ConfigError(str(path), [ConfigProblem("name", name, "is missing", "name the project")])
+        raise ConfigError(
+            str(path), [ConfigProblem("name", name, "is missing", "name the project")]
+        )
     defaults: dict[str, Any] = {}
     for key, decl in (data.get("config") or {}).items():
         full = key if ":" in key else f"{name}:{key}"

@@ -217,7 +217,7 @@ class RealisticMocks:
         return name
 
     # -- invokes
-    def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         token = args.token
         answers: dict[str, dict[str, Any]] = {
             "aws:index/getCallerIdentity:getCallerIdentity": {
@@ -243,7 +243,7 @@ class RealisticMocks:
                 "id": self.region,
             },
         }
-        return answers.get(token, {}), None
+        return answers.get(token, {}), []
 
     # The SDK calls these on its Mocks; nothing to record here.
     def register_transform(self, transform: Any) -> None:
@@ -461,7 +461,7 @@ def load_program(spec: str, root: Path | None = None) -> Callable[[], Any]:
     func = getattr(module, func_name, None)
     if not callable(func):
         raise ProgramSpecError(f"--program {spec!r}: {target} has no function {func_name}")
-    return func  # type: ignore[no-any-return]
+    return func
 
 
 def plan_stack(
