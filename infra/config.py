@@ -119,6 +119,16 @@ class StorageConfig(_Group):
         365, ge=1, description="Default retention of locked model artifacts, in days."
     )
 
+    @field_validator("capture_transition_days")
+    @classmethod
+    def _transition(cls, value: int) -> int:
+        if 0 < value < 30:
+            raise _bad(
+                "S3 refuses a transition to STANDARD_IA before objects are 30 days old",
+                "use 0 (no transition) or 30 and above",
+            )
+        return value
+
     @model_validator(mode="after")
     def _capture_order(self) -> StorageConfig:
         if 0 < self.capture_expiration_days <= self.capture_transition_days:

@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import re
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -157,7 +158,16 @@ class RealisticMocks:
         return state
 
     def _physical_name(self, kind: str, logical: str, inputs: Mapping[str, Any], seed: str) -> str:
-        for key in ("name", "bucket", "topicName", "repositoryName", "roleName"):
+        for key in (
+            "name",
+            "bucket",
+            "modelPackageGroupName",
+            "alarmName",
+            "dashboardName",
+            "topicName",
+            "repositoryName",
+            "roleName",
+        ):
             if isinstance(inputs.get(key), str) and inputs[key] != UNKNOWN:
                 return str(inputs[key])
         for key in ("namePrefix", "bucketPrefix"):
@@ -315,8 +325,13 @@ def _capturing_monitor(mocks: Any) -> Any:
         def __init__(self, inner: Any) -> None:
             super().__init__(inner)
             self.captured: list[dict[str, Any]] = []
+            # The request being registered on this thread, for mocks that need more than
+            # MockResourceArgs carries (the sandbox deployer needs URN and dependencies).
+            self.current = threading.local()
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+            self.current.request = request
+            self.current.urn = self.make_urn(request.parent, request.type, request.name)
             response = super().RegisterResource(request)
             if request.type != STACK_TYPE:
                 state = self.resources[response.urn].state
@@ -340,7 +355,10 @@ def _capturing_monitor(mocks: Any) -> Any:
                 )
             return response
 
-    return CapturingMonitor(mocks)
+    monitor = CapturingMonitor(mocks)
+    if hasattr(mocks, "attach"):
+        mocks.attach(monitor)
+    return monitor
 
 
 def run_program(
@@ -464,6 +482,42 @@ def load_program(spec: str, root: Path | None = None) -> Callable[[], Any]:
     return func
 
 
+@dataclass(frozen=True)
+class StackRun:
+    """What running a stack of this project needs: its name, project and engine config."""
+
+    project: str
+    stack: str
+    config: Mapping[str, str]
+    region: str
+
+
+def resolve_stack(
+    stack: str,
+    *,
+    root: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    validate: bool = True,
+) -> StackRun:
+    """Pulumi.yaml defaults + the stack file (+ overrides), as the engine would pass them.
+
+    With `validate`, the values must make a valid StackConfig (bad config fails here, before
+    anything runs); a user's own program (--program) may read other keys and skips that.
+    """
+    from infra.config import engine_values, load_project, load_stack_config
+
+    project = load_project(root)
+    values = {**project.defaults, **project.stack_values(stack), **dict(overrides or {})}
+    if validate:
+        load_stack_config(stack, root, overrides=overrides)
+    return StackRun(
+        project=project.name,
+        stack=stack,
+        config=engine_values(values),
+        region=str(values.get("aws:region") or "us-east-1"),
+    )
+
+
 def plan_stack(
     stack: str,
     *,
@@ -476,25 +530,23 @@ def plan_stack(
     """Plan a stack of this project: its stack file's config, the project program by default.
 
     `overrides` replace stack-file values (typed as in YAML) before validation, so tests
-    and `mlops plan --set` can try a change without editing files.
+    can try a change without editing files.
     """
-    from infra.config import engine_values, load_project, load_stack_config
-
-    project = load_project(root)
-    values = {**project.defaults, **project.stack_values(stack), **dict(overrides or {})}
-    # The project's own program reads StackConfig, so bad config fails here, before running;
-    # a user's program (--program) may read other keys and is validated by itself.
-    if validate if validate is not None else program is None:
-        load_stack_config(stack, root, overrides=overrides)
+    run = resolve_stack(
+        stack,
+        root=root,
+        overrides=overrides,
+        validate=program is None if validate is None else validate,
+    )
     if program is None:
         from infra.stack import program as project_program
 
         program = project_program
     return run_program(
         program,
-        project=project.name,
+        project=run.project,
         stack=stack,
-        config=engine_values(values),
+        config=run.config,
         preview=preview,
-        region=str(values.get("aws:region") or "us-east-1"),
+        region=run.region,
     )

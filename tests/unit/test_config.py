@@ -143,6 +143,11 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
         "storageCaptureExpirationDays",
         "expire",
     ),
+    (
+        {"mlops-platform:storageCaptureTransitionDays": 10},
+        "storageCaptureTransitionDays",
+        "30 days old",
+    ),
     ({"mlops-platform:kubernetesNamespace": "ML_Team"}, "kubernetesNamespace", "DNS-1123"),
     (
         {"mlops:networkCidr": "10.0.0.0/16"},
