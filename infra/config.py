@@ -262,6 +262,25 @@ class EndpointConfig(_Group):
             )
         return self
 
+    @model_validator(mode="after")
+    def _rollout_fits(self) -> EndpointConfig:
+        if self.deployment_strategy == "linear" and self.canary_percent < 10:
+            raise _bad(
+                "SageMaker's linear traffic shifting moves at least 10% per step",
+                "set endpointCanaryPercent to 10 or more, or use canary",
+                key="endpointCanaryPercent",
+            )
+        steps = {"all_at_once": 1, "canary": 2, "linear": -(-100 // self.canary_percent)}
+        minutes = (steps[self.deployment_strategy] * self.bake_seconds + 900) / 60
+        if minutes > 60:
+            raise _bad(
+                f"a {self.deployment_strategy} rollout would take about {minutes:.0f} minutes; "
+                "pulumi-aws waits at most 60 minutes for an endpoint update",
+                "lower endpointBakeSeconds or use fewer, larger steps (endpointCanaryPercent)",
+                key="endpointBakeSeconds",
+            )
+        return self
+
     @property
     def serves_model(self) -> bool:
         return bool(self.model_package_arn or self.model_image)

@@ -148,6 +148,8 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
         "storageCaptureTransitionDays",
         "30 days old",
     ),
+    ({"mlops-platform:endpointBakeSeconds": 900}, "endpointBakeSeconds", "at most 60 minutes"),
+    ({"mlops-platform:endpointCanaryPercent": 5}, "endpointCanaryPercent", "at least 10%"),
     ({"mlops-platform:kubernetesNamespace": "ML_Team"}, "kubernetesNamespace", "DNS-1123"),
     (
         {"mlops:networkCidr": "10.0.0.0/16"},
