@@ -1,15 +1,254 @@
-"""The ML environment: composes one component per area from a `StackConfig`."""
+"""The ML environment: one component per area, composed from a `StackConfig`.
+
+Order matters only where AWS checks references at creation: roles exist before the KMS
+key policies that name them; keys before the buckets, registry, logs and queues they
+encrypt; permissions (which name buckets and keys) after both; the endpoint after the
+alarms it rolls back on and the permissions it runs with. Everything else follows from
+the outputs each component passes to the next.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
 from infra.config import StackConfig, load_config
+from infra.endpoint import ServingEndpoint, ServingEndpointArgs, capture_destination
+from infra.iam import Roles, RolesArgs
+from infra.kms import Keys, KeysArgs
+from infra.monitoring import AlarmThresholds, Monitoring, MonitoringArgs, rollback_alarm_names
+from infra.naming import endpoint_name
+from infra.network import Network, NetworkArgs
+from infra.outputs import METRICS_NAMESPACE, StackOutputs
+from infra.permissions import Permissions, PermissionsArgs
+from infra.registry import Registry, RegistryArgs
+from infra.retraining import Retraining, RetrainingArgs
+from infra.storage import Storage, StorageArgs
+from infra.training import TrainingCompute, TrainingComputeArgs
 
 
-def build_stack(cfg: StackConfig) -> None:
-    """Declare every resource of the stack and export `StackOutputs`."""
-    import pulumi
+def build_stack(cfg: StackConfig) -> dict[str, Any]:
+    """Declare every resource of the stack and export `StackOutputs`; returns the exports."""
+    prefix, tags, account = cfg.name_prefix, cfg.tags, cfg.account_id
 
-    pulumi.export("environment", cfg.environment.value)
+    roles = Roles(
+        "roles",
+        RolesArgs(
+            prefix=prefix,
+            tags=tags,
+            account_id=account,
+            region=cfg.region,
+            environment=cfg.environment.value,
+            github_repository=cfg.ci.github_repository,
+            github_environment=cfg.ci.github_environment,
+            preview_from_pull_requests=cfg.ci.preview_from_pull_requests,
+            oidc_provider_arn=cfg.ci.oidc_provider_arn,
+        ),
+    )
+    keys = Keys(
+        "keys",
+        KeysArgs(
+            prefix=prefix,
+            account_id=account,
+            region=cfg.region,
+            tags=tags,
+            user_role_arns=[roles.sagemaker_role_arn, roles.deploy_role_arn],
+        ),
+    )
+    storage = Storage(
+        "storage",
+        StorageArgs(
+            prefix=prefix,
+            tags=tags,
+            account_id=account,
+            region=cfg.region,
+            kms_key_arn=keys.data_key_arn,
+            **cfg.storage.model_dump(),
+        ),
+    )
+    registry = Registry(
+        "registry",
+        RegistryArgs(
+            prefix=prefix,
+            tags=tags,
+            kms_key_arn=keys.data_key_arn,
+            keep_images=cfg.registry.keep_images,
+        ),
+    )
+    network = _network(cfg, keys) if cfg.network.enabled else None
+    subnet_ids: Any = network.subnet_ids if network else []
+    permissions = Permissions(
+        "permissions",
+        PermissionsArgs(
+            prefix=prefix,
+            tags=tags,
+            account_id=account,
+            region=cfg.region,
+            sagemaker_role_name=roles.sagemaker_role_name,
+            deploy_role_name=roles.deploy_role_name,
+            monitoring_role_name=roles.monitoring_role_name,
+            preview_role_name=(
+                roles.preview_role_name if cfg.ci.preview_from_pull_requests else None
+            ),
+            datasets_bucket_arn=storage.datasets_bucket_arn,
+            models_bucket_arn=storage.models_bucket_arn,
+            capture_bucket_arn=storage.capture_bucket_arn,
+            data_kms_key_arn=keys.data_key_arn,
+            extra_kms_key_arns=[keys.logs_key_arn],
+            repository_arn=registry.repository_arn,
+            vpc_id=network.vpc_id if network else None,
+            manage_oidc_provider=not cfg.ci.oidc_provider_arn,
+        ),
+    )
+    training = TrainingCompute(
+        "training",
+        TrainingComputeArgs(
+            prefix=prefix,
+            tags=tags,
+            role_arn=roles.sagemaker_role_arn,
+            models_bucket=storage.models_bucket,
+            kms_key_arn=keys.data_key_arn,
+            log_kms_key_arn=keys.logs_key_arn,
+            runner=cfg.training.runner,
+            instance_types=cfg.training.instance_types,
+            max_instances=cfg.training.max_instances,
+            max_runtime_seconds=cfg.training.max_runtime_seconds,
+            spot=cfg.training.spot,
+            log_retention_days=cfg.monitoring.log_retention_days,
+            subnet_ids=subnet_ids,
+            security_group_ids=[network.training_security_group_id] if network else [],
+        ),
+        pulumi.ResourceOptions(depends_on=[permissions]),
+    )
+    endpoint = endpoint_name(prefix)
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            prefix=prefix,
+            tags=tags,
+            region=cfg.region,
+            logs_kms_key_arn=keys.logs_key_arn,
+            thresholds=AlarmThresholds(
+                **cfg.monitoring.model_dump(exclude={"alert_emails", "log_retention_days"}),
+                drift_threshold=cfg.retraining.drift_threshold,
+            ),
+            endpoint_name=endpoint,
+            endpoint_deployed=cfg.endpoint.serves_model,
+            instance_type=cfg.endpoint.instance_type,
+            log_retention_days=cfg.monitoring.log_retention_days,
+            alert_emails=cfg.monitoring.alert_emails,
+        ),
+    )
+    serving = None
+    if cfg.endpoint.serves_model:
+        # After the alarms it rolls back on, and after the permissions it runs with.
+        serving = ServingEndpoint(
+            "endpoint",
+            ServingEndpointArgs(
+                prefix=prefix,
+                tags=tags,
+                role_arn=roles.sagemaker_role_arn,
+                kms_key_arn=keys.data_key_arn,
+                capture_bucket=storage.capture_bucket,
+                models_bucket=storage.models_bucket,
+                instance_type=cfg.endpoint.instance_type,
+                min_instances=cfg.endpoint.min_instances,
+                max_instances=cfg.endpoint.max_instances,
+                target_invocations=cfg.endpoint.target_invocations,
+                data_capture_percent=cfg.endpoint.data_capture_percent,
+                deployment_strategy=cfg.endpoint.deployment_strategy,
+                canary_percent=cfg.endpoint.canary_percent,
+                bake_seconds=cfg.endpoint.bake_seconds,
+                rollback_alarm_names=rollback_alarm_names(prefix),
+                model_package_arn=cfg.endpoint.model_package_arn,
+                image=cfg.endpoint.model_image,
+                repository_url=registry.repository_url,
+                model_data_key=cfg.endpoint.model_data_key,
+                subnet_ids=subnet_ids if network else None,
+                security_group_ids=[network.serving_security_group_id] if network else None,
+            ),
+            pulumi.ResourceOptions(depends_on=[monitoring, permissions]),
+        )
+    retraining = None
+    if cfg.retraining.enabled:
+        retraining = Retraining(
+            "retraining",
+            RetrainingArgs(
+                prefix=prefix,
+                tags=tags,
+                kms_key_arn=keys.logs_key_arn,
+                schedule=cfg.retraining.schedule,
+                alarm_arns=[
+                    monitoring.drift_alarm_arn,
+                    monitoring.prediction_drift_alarm_arn,
+                    monitoring.accuracy_alarm_arn,
+                ],
+            ),
+        )
+
+    exports: dict[str, Any] = {
+        "stack": cfg.stack,
+        "environment": cfg.environment.value,
+        "region": cfg.region,
+        "account_id": account,
+        "datasets_bucket": storage.datasets_bucket,
+        "models_bucket": storage.models_bucket,
+        "capture_bucket": storage.capture_bucket,
+        "logs_bucket": storage.logs_bucket,
+        "data_kms_key_arn": keys.data_key_arn,
+        "ecr_repository_url": registry.repository_url,
+        "model_package_group_name": registry.model_package_group_name,
+        "registry_auto_approve": cfg.registry.auto_approve,
+        "training_runner": training.runner,
+        "training_role_arn": training.role_arn,
+        "training_instance_types": training.instance_types,
+        "training_max_instances": training.max_instances,
+        "training_max_runtime_seconds": training.max_runtime_seconds,
+        "training_spot": training.spot,
+        "training_output_path": training.output_path,
+        "training_checkpoint_path": training.checkpoint_path,
+        "training_subnet_ids": training.subnet_ids,
+        "training_security_group_ids": training.security_group_ids,
+        "endpoint_name": endpoint,
+        "endpoint_deployed": serving is not None,
+        "endpoint_capture_path": serving.capture_path
+        if serving
+        else storage.capture_bucket.apply(lambda bucket: capture_destination(bucket, endpoint)),
+        "metrics_namespace": METRICS_NAMESPACE,
+        "alert_topic_arn": monitoring.topic_arn,
+        "drift_threshold": cfg.retraining.drift_threshold,
+        "prediction_drift_threshold": cfg.monitoring.prediction_drift,
+        "min_accuracy": cfg.monitoring.min_accuracy,
+        "retraining_queue_url": retraining.queue_url if retraining else "",
+        "deploy_role_arn": roles.deploy_role_arn,
+        "preview_role_arn": roles.preview_role_arn,
+        "monitoring_role_arn": roles.monitoring_role_arn,
+    }
+    fields = StackOutputs.model_fields
+    for key, value in exports.items():
+        pulumi.export(fields[key].alias or key, value)
+    return exports
+
+
+def _network(cfg: StackConfig, keys: Keys) -> Network:
+    zones = aws.get_availability_zones_output(state="available").names
+    return Network(
+        "network",
+        NetworkArgs(
+            prefix=cfg.name_prefix,
+            tags=cfg.tags,
+            account_id=cfg.account_id,
+            region=cfg.region,
+            availability_zones=zones,
+            log_kms_key_arn=keys.logs_key_arn,
+            cidr=cfg.network.cidr,
+            az_count=cfg.network.az_count,
+            isolated=cfg.network.isolated,
+            flow_log_retention_days=cfg.network.flow_log_retention_days,
+        ),
+    )
 
 
 def program() -> None:
