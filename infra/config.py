@@ -68,9 +68,12 @@ class NetworkConfig(_Group):
     isolated: bool = Field(
         True, description="No internet path: AWS services only through VPC endpoints."
     )
-    flow_log_retention_days: int = Field(
-        365, ge=1, description="Retention of VPC flow logs, in days."
-    )
+    flow_log_retention_days: int = Field(365, description="Retention of VPC flow logs, in days.")
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return _check_retention(value)
 
     @field_validator("cidr")
     @classmethod
@@ -316,16 +319,7 @@ class MonitoringConfig(_Group):
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        # CloudWatch Logs accepts only these values (PutRetentionPolicy).
-        allowed = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                   2192, 2557, 2922, 3288, 3653)  # fmt: skip
-        if value not in allowed:
-            nearest = min(allowed, key=lambda a: abs(a - value))
-            raise _bad(
-                "is not a retention CloudWatch Logs accepts",
-                f"use one of {', '.join(map(str, allowed))} (nearest: {nearest})",
-            )
-        return value
+        return _check_retention(value)
 
 
 class RetrainingConfig(_Group):
@@ -435,7 +429,7 @@ class StackConfig(BaseModel):
     environment: Environment = Field(description="Environment: local, dev, staging or prod.")
     region: str = Field(description="AWS region (aws:region).")
     allowed_account_ids: tuple[str, ...] = Field(
-        (), description="AWS accounts this stack may touch (aws:allowedAccountIds)."
+        description="The one AWS account this stack deploys to (aws:allowedAccountIds)."
     )
     owner: str = Field(description="Team or person answerable for the stack (owner tag).")
     cost_center: str = Field(description="Cost center billed (cost-center tag).")
@@ -476,6 +470,14 @@ class StackConfig(BaseModel):
     @field_validator("allowed_account_ids")
     @classmethod
     def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Bucket names, key policies and role ARNs name the account, so a stack deploys into
+        # exactly one, and the provider refuses any other (aws:allowedAccountIds).
+        if len(value) != 1:
+            raise _bad(
+                f"lists {len(value)} accounts; a stack deploys into exactly one",
+                "set aws:allowedAccountIds: ['<12-digit account id>'] (the embedded "
+                "emulator's account is 123456789012)",
+            )
         for item in value:
             if not re.fullmatch(r"\d{12}", str(item)):
                 raise _bad(
@@ -502,6 +504,10 @@ class StackConfig(BaseModel):
                 key="trainingRunner",
             )
         return self
+
+    @property
+    def account_id(self) -> str:
+        return self.allowed_account_ids[0]
 
     @property
     def name_prefix(self) -> str:
@@ -556,12 +562,6 @@ def _prod_rules(cfg: StackConfig) -> None:
             "prod needs at least 2 endpoint instances so one AZ failure does not stop serving",
             "set mlops-platform:endpointMinInstances to 2 or more",
             key="endpointMinInstances",
-        )
-    if not cfg.allowed_account_ids:
-        raise _bad(
-            "prod must name the AWS accounts it may deploy to",
-            "set aws:allowedAccountIds: ['<12-digit account id>']",
-            key="aws:allowedAccountIds",
         )
     if not (cfg.network.enabled and cfg.network.isolated):
         raise _bad(
@@ -837,6 +837,21 @@ def _sagemaker_regions() -> list[str]:
     for partition in ("aws-us-gov", "aws-cn"):
         regions |= set(session.get_available_regions("sagemaker", partition))
     return sorted(regions)
+
+
+# CloudWatch Logs accepts only these retentions (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
+
+
+def _check_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        nearest = min(LOG_RETENTION_DAYS, key=lambda a: abs(a - value))
+        raise _bad(
+            "is not a retention CloudWatch Logs accepts",
+            f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))} (nearest: {nearest})",
+        )
+    return value
 
 
 def _check_instance_type(value: str, shape: str) -> str:

@@ -30,29 +30,68 @@ def plan(
     ),
 ) -> None:
     """Plan a stack offline and check it against the policy pack."""
-    from infra.config import ConfigError, UnknownStackError
+    from infra.config import ConfigError, UnknownStackError, load_stack_config
     from infra.plan import ProgramError, ProgramSpecError, load_program, plan_stack
+    from policies.offline import PolicyConfigError, evaluate
 
     try:
         func = load_program(program) if program else None
         result = plan_stack(stack, program=func, preview=preview)
-    except (ConfigError, UnknownStackError, ProgramSpecError) as exc:
+        pack_config = _pack_config(stack, load_stack_config, ConfigError)
+        violations = evaluate([r.to_policy_input() for r in result.resources], pack_config)
+    except (ConfigError, UnknownStackError, ProgramSpecError, PolicyConfigError) as exc:
         raise BadInput(str(exc)) from None
     except ProgramError as exc:
         raise CheckFailed(f"the program failed under the mocks: {exc}") from None
 
-    violations: list[dict[str, Any]] = []
     if as_json:
         document = {
             "stack": stack,
             "resources": [r.to_json() for r in result.resources],
-            "violations": violations,
+            "violations": [
+                {"policy": v.policy, "level": v.level, "urn": v.urn, "message": v.message}
+                for v in violations
+            ],
         }
-        console.out(json.dumps(document, indent=2, sort_keys=False), highlight=False)
+        console.out(json.dumps(document, indent=2), highlight=False)
     else:
         _print_table(result)
-    if any(v["level"] == "mandatory" for v in violations):
-        raise CheckFailed("")
+        _print_violations(violations)
+    mandatory = [v for v in violations if v.level in ("mandatory", "remediate")]
+    if mandatory:
+        raise CheckFailed(f"{len(mandatory)} mandatory policy violation(s)")
+
+
+def _pack_config(stack: str, load: Any, config_error: type[Exception]) -> Any:
+    """The stack's policy config; a user's own project (--program elsewhere) gets the pack's
+    defaults when this project's stack file does not describe it."""
+    try:
+        return load(stack).policy_pack_config()
+    except config_error:
+        return None
+
+
+def _print_violations(violations: list[Any]) -> None:
+    if not violations:
+        console.print("[green]policies: no violations[/]")
+        return
+    table = Table(title="Policy violations")
+    table.add_column("level", no_wrap=True)
+    table.add_column("policy", no_wrap=True)
+    table.add_column("resource")
+    table.add_column("message")
+    for v in sorted(violations, key=lambda v: (v.level != "mandatory", v.policy, v.urn)):
+        style = "bold red" if v.level == "mandatory" else "yellow"
+        table.add_row(f"[{style}]{v.level}[/]", v.policy, v.urn.rsplit("::", 1)[-1], v.message)
+    console.print(table)
+
+
+def short_type(token: str) -> str:
+    """`aws:sagemaker/endpointConfiguration:EndpointConfiguration` becomes
+    `aws:sagemaker:EndpointConfiguration`: the module path repeats the kind."""
+    package, _, rest = token.partition(":")
+    module, _, kind = rest.rpartition(":")
+    return f"{package}:{module.split('/')[0]}:{kind}" if module else token
 
 
 def _print_table(result: Any) -> None:
@@ -62,22 +101,22 @@ def _print_table(result: Any) -> None:
         if not r.custom:
             continue
         owner = by_urn.get(r.parent or "")
-        label = f"{owner.type} {owner.name}" if owner else "(stack)"
-        groups[label][r.type] += 1
-    table = Table(
-        title=f"Plan for stack {result.stack!r}" + (" (preview)" if result.preview else "")
-    )
-    table.add_column("component")
+        label = owner.name if owner else "(stack)"
+        groups[label][short_type(r.type)] += 1
+    title = f"Plan for stack {result.stack!r}" + (" (preview)" if result.preview else "")
+    table = Table(title=title)
+    table.add_column("component", no_wrap=True)
     table.add_column("resource type", no_wrap=True)
-    table.add_column("count", justify="right")
+    table.add_column("count", justify="right", no_wrap=True, min_width=5)
     for label in sorted(groups):
         first = True
         for type_, count in sorted(groups[label].items()):
             table.add_row(label if first else "", type_, str(count))
             first = False
         table.add_section()
-    console.print(table)
     custom = sum(1 for r in result.resources if r.custom)
+    table.add_row("total", "", str(custom))
+    console.print(table)
     console.print(
         f"{custom} resources in {len(result.components())} components; "
         f"{len(result.outputs)} stack outputs."

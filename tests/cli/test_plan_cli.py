@@ -39,7 +39,9 @@ def test_plan_json_lists_every_resource(stack: str) -> None:
     assert set(document) == {"stack", "resources", "violations"}
     assert document["stack"] == stack
     expected = plan_stack(stack)
-    assert [r["urn"] for r in document["resources"]] == [r.urn for r in expected.resources]
+    assert sorted(r["urn"] for r in document["resources"]) == sorted(
+        r.urn for r in expected.resources
+    )
     for resource in document["resources"]:
         assert set(resource) == {"type", "name", "urn", "parent", "dependencies", "inputs"}
     assert isinstance(document["violations"], list)
@@ -82,7 +84,8 @@ def test_plan_any_user_program(tmp_path: Path) -> None:
     program.write_text(
         "import pulumi_aws as aws\n"
         "def main():\n"
-        "    aws.sqs.Queue('jobs', message_retention_seconds=600)\n",
+        "    tags = {'owner': 'me', 'cost-center': 'c1', 'environment': 'dev', 'project': 'p'}\n"
+        "    aws.sqs.Queue('jobs', message_retention_seconds=600, tags=tags)\n",
         encoding="utf-8",
     )
     result = invoke("plan", "--stack", "dev", "--program", f"{program}:main", "--json")
@@ -131,3 +134,66 @@ def test_console_script_exit_codes() -> None:
         [*command, "plan", "-s", "nope"], capture_output=True, text=True, env=env, check=False
     )
     assert bad.returncode == 2 and "Known stacks" in bad.stderr
+
+
+INSECURE = """
+import json
+import pulumi_aws as aws
+
+
+def main():
+    bucket = aws.s3.Bucket("open", tags={"owner": "me", "cost-center": "x"})
+    aws.s3.BucketPolicy(
+        "open-policy",
+        bucket=bucket.id,
+        policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::open/*"}]}),
+    )
+"""
+
+
+def test_insecure_user_program_fails_with_violations(tmp_path: Path) -> None:
+    program = tmp_path / "insecure.py"
+    program.write_text(INSECURE, encoding="utf-8")
+    result = invoke("plan", "--stack", "prod", "--program", f"{program}:main", "--json")
+    assert result.exit_code == 1
+    violations = json.loads(result.stdout)["violations"]
+    assert {"policy", "level", "urn", "message"} == set(violations[0])
+    by_policy = {v["policy"]: v for v in violations}
+    for name in ("s3-bucket-versioned", "s3-bucket-sse-kms", "s3-bucket-policy-no-public-allow"):
+        assert by_policy[name]["level"] == "mandatory", name
+        assert "open" in by_policy[name]["urn"]
+    table = invoke("plan", "--stack", "prod", "--program", f"{program}:main")
+    assert table.exit_code == 1
+    assert "Policy violations" in table.stdout and "mandatory policy violation" in table.stderr
+
+
+def test_advisory_violations_do_not_fail_the_plan(tmp_path: Path) -> None:
+    program = tmp_path / "insecure.py"
+    program.write_text(INSECURE, encoding="utf-8")
+    # local makes versioning and encryption advisory but public policies mandatory
+    result = invoke("plan", "--stack", "local", "--program", f"{program}:main", "--json")
+    levels = {v["policy"]: v["level"] for v in json.loads(result.stdout)["violations"]}
+    assert levels["s3-bucket-versioned"] == "advisory"
+    assert levels["s3-bucket-policy-no-public-allow"] == "mandatory"
+    assert result.exit_code == 1
+
+
+@pytest.mark.parametrize("stack", ["local", "dev", "staging", "prod"])
+def test_shipped_stacks_have_no_mandatory_violations(stack: str) -> None:
+    for flags in ([], ["--preview"]):
+        result = invoke("plan", "--stack", stack, "--json", *flags)
+        assert result.exit_code == 0, result.stderr
+        violations = json.loads(result.stdout)["violations"]
+        assert not [v for v in violations if v["level"] == "mandatory"], violations
+
+
+def test_unknown_policy_in_overrides_is_bad_input(project_copy: Path) -> None:
+    path = project_copy / "stacks" / "Pulumi.prod.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["config"]["mlops-platform:policyOverrides"] = ["s3-bucket-versiond=advisory"]
+    path.write_text(yaml.safe_dump(data))
+    result = invoke("plan", "--stack", "prod")
+    assert result.exit_code == 2
+    assert "s3-bucket-versiond" in result.stderr and "s3-bucket-versioned" in result.stderr

@@ -105,7 +105,7 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
         "endpointMinInstances",
         "at least 2 endpoint instances",
     ),
-    ({"aws:allowedAccountIds": []}, "aws:allowedAccountIds", "must name the AWS accounts"),
+    ({"aws:allowedAccountIds": []}, "aws:allowedAccountIds", "exactly one"),
     (
         {"aws:allowedAccountIds": ["12345"]},
         "aws:allowedAccountIds",
@@ -217,6 +217,7 @@ def test_missing_required_key(write_stack: Any) -> None:
     with pytest.raises(ConfigError) as info:
         load_stack_config("qa")
     assert "mlops-platform:environment = (not set): is required" in str(info.value)
+    assert "aws:allowedAccountIds = (not set): is required" in str(info.value)
 
 
 def test_invalid_yaml_says_where(project_copy: Path) -> None:
@@ -310,3 +311,11 @@ def test_policy_overrides_merge_into_pack_config() -> None:
     assert pack["required-tags"]["enforcementLevel"] == "mandatory"
     assert pack["required-tags"]["tags"] == ["owner", "cost-center", "environment", "project"]
     assert "ml.m5.large" in pack["sagemaker-instance-type-allowed"]["allowedInstanceTypes"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_policy_pack_config_files_match_the_stack_files(stack: str) -> None:
+    """policies/config/<stack>.json is generated; regenerate: python -m infra.policy_config"""
+    from infra.policy_config import config_file, render
+
+    assert config_file(stack, REPO).read_text(encoding="utf-8") == render(stack, REPO)
