@@ -301,7 +301,18 @@ def _model_package_group_outputs(
     return {"modelPackageGroupName": inputs.get("modelPackageGroupName", name)}
 
 
+def _vpc_endpoint_outputs(m: RealisticMocks, name: str, arn: str, inputs: Any) -> dict[str, Any]:
+    gateway = inputs.get("vpcEndpointType") == "Gateway"
+    return {"prefixListId": f"pl-{_short_hash(arn, 8)}"} if gateway else {"dnsEntries": []}
+
+
+def _eip_outputs(m: RealisticMocks, name: str, arn: str, inputs: Any) -> dict[str, Any]:
+    return {"allocationId": f"eipalloc-{_short_hash(arn, 17)}", "publicIp": "198.51.100.10"}
+
+
 _EXTRA_OUTPUTS: dict[tuple[str, str], Callable[..., dict[str, Any]]] = {
+    ("ec2", "VpcEndpoint"): _vpc_endpoint_outputs,
+    ("ec2", "Eip"): _eip_outputs,
     ("s3", "Bucket"): _bucket_outputs,
     ("s3", "BucketV2"): _bucket_outputs,
     ("ecr", "Repository"): _repo_outputs,
@@ -328,6 +339,15 @@ def _capturing_monitor(mocks: Any) -> Any:
             # The request being registered on this thread, for mocks that need more than
             # MockResourceArgs carries (the sandbox deployer needs URN and dependencies).
             self.current = threading.local()
+
+        def make_urn(self, parent: str, type_: str, name: str) -> str:
+            """URNs as the engine forms them: the full chain of parent types, without the
+            root stack's (the SDK's mock keeps only the last parent type)."""
+            from pulumi.runtime.settings import get_project, get_stack
+
+            if parent and STACK_TYPE not in parent.split("::")[2].split("$")[-1:]:
+                type_ = parent.split("::")[2] + "$" + type_
+            return f"urn:pulumi:{get_stack()}::{get_project()}::{type_}::{name}"
 
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
             self.current.request = request
@@ -404,12 +424,26 @@ def run_program(
     try:
         _sync_await(run_pulumi_func(body))
     except Exception as exc:
+        _cancel_leftover_tasks()  # a failed program leaves tasks that would fail the next run
         raise ProgramError(_describe(exc)) from exc
     finally:
         settings.ROOT.set(None)
 
     resources = tuple(CapturedResource(**item) for item in monitor.captured)
     return Plan(project, stack, preview, resources, exported)
+
+
+def _cancel_leftover_tasks() -> None:
+    import asyncio
+
+    from pulumi.runtime.sync_await import _ensure_event_loop
+
+    loop = _ensure_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending and not loop.is_running():
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 async def _resolve(output: Any) -> Any:
@@ -490,6 +524,7 @@ class StackRun:
     stack: str
     config: Mapping[str, str]
     region: str
+    account_id: str
 
 
 def resolve_stack(
@@ -515,6 +550,7 @@ def resolve_stack(
         stack=stack,
         config=engine_values(values),
         region=str(values.get("aws:region") or "us-east-1"),
+        account_id=str((values.get("aws:allowedAccountIds") or [MOCK_ACCOUNT])[0]),
     )
 
 
@@ -548,5 +584,5 @@ def plan_stack(
         stack=stack,
         config=run.config,
         preview=preview,
-        region=run.region,
+        mocks=RealisticMocks(region=run.region, account=run.account_id, preview=preview),
     )

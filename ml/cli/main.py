@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from ml.cli import config_cmd, plan_cmd
+from ml.cli import config_cmd, plan_cmd, sandbox_cmd, stack_cmd
 
 app = typer.Typer(
     name="mlops",
@@ -19,6 +19,11 @@ app = typer.Typer(
 )
 app.command("plan")(plan_cmd.plan)
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(sandbox_cmd.app, name="sandbox")
+app.command("outputs")(stack_cmd.outputs)
+app.command("up")(stack_cmd.up)
+app.command("preview")(stack_cmd.preview)
+app.command("destroy")(stack_cmd.destroy)
 
 
 def _version(value: bool) -> None:
