@@ -47,6 +47,7 @@ def test_captures_type_name_urn_parent_dependencies_inputs() -> None:
     box = plan.get("data")
     bucket, versioning = plan.get("data-bucket"), plan.get("data-versioning")
     assert box.type == "test:index:Box" and not box.custom
+    assert box.urn == "urn:pulumi:s::p::test:index:Box::data"
     assert bucket.urn == "urn:pulumi:s::p::test:index:Box$aws:s3/bucket:Bucket::data-bucket"
     assert bucket.parent == box.urn and versioning.parent == box.urn
     assert bucket.urn in versioning.dependencies
