@@ -389,6 +389,15 @@ class RegistryConfig(_Group):
     auto_approve: bool = Field(
         False, description="Approve model packages that pass the gate without a reviewer."
     )
+    gate_metric: Literal["auc", "accuracy", "f1"] = Field(
+        "auc", description="Holdout metric the evaluation gate compares."
+    )
+    gate_minimum: float = Field(
+        0.7, gt=0, le=1, description="A model scoring below this on the holdout is rejected."
+    )
+    gate_max_regression: float = Field(
+        0.0, ge=0, le=1, description="How much worse than the champion a challenger may score."
+    )
     keep_images: int = Field(20, ge=1, le=1000, description="ECR images kept per repository.")
 
 

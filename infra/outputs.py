@@ -31,6 +31,9 @@ class StackOutputs(BaseModel):
     ecr_repository_url: str
     model_package_group_name: str
     registry_auto_approve: bool
+    gate_metric: str = Field(description="Holdout metric of the evaluation gate.")
+    gate_minimum: float
+    gate_max_regression: float
     # training: what a job must use to satisfy the policies by construction
     training_runner: str
     training_role_arn: str
