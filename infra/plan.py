@@ -327,6 +327,13 @@ _EXTRA_OUTPUTS: dict[tuple[str, str], Callable[..., dict[str, Any]]] = {
 # ---------------------------------------------------------------------------- capture
 
 
+def _wire_unknowns(value: Any) -> Any:
+    """Outputs as the engine records them: an unknown is the wire sentinel, not an object."""
+    from pulumi.output import Unknown
+
+    return _unknowns_to_wire(value, Unknown)
+
+
 def _capturing_monitor(mocks: Any) -> Any:
     from pulumi.runtime.mocks import MockMonitor
 
@@ -367,7 +374,7 @@ def _capturing_monitor(mocks: Any) -> Any:
                             for k, v in request.propertyDependencies.items()
                         },
                         "inputs": json_format.MessageToDict(request.object),
-                        "outputs": state,
+                        "outputs": _wire_unknowns(state),
                         "custom": bool(request.custom),
                         "provider": request.provider,
                         "id": response.id,

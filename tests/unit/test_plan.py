@@ -149,3 +149,12 @@ def test_plan_stack_uses_the_stack_file() -> None:
     plan = plan_stack("dev", program=lambda: pulumi.export("region", aws.get_region_output().name))
     assert plan.stack == "dev" and plan.project == "mlops-platform"
     assert plan.outputs["region"] == "eu-west-1"
+
+
+def test_preview_outputs_hold_the_wire_sentinel_not_objects() -> None:
+    plan = run_program(two_resources, project="p", stack="s", config=CONFIG, preview=True)
+    versioning = plan.get("data-versioning")
+    assert versioning.outputs["bucket"] == UNKNOWN
+    assert all(
+        isinstance(v, str | dict | list | float | bool | None) for v in versioning.outputs.values()
+    )
