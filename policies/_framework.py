@@ -210,12 +210,17 @@ def references(
        property's own value, e.g. for a nested path or a bucket name taken from a URI).
     3. Otherwise fall back to plain ``dependencies``, minus those explained by other
        properties (a BucketLogging depends on both its bucket and its target bucket).
+       When the property's value is fully known, a candidate whose identifiers are known
+       too was compared in step 2 and does not match: the property names something else
+       (e.g. a hand-typed bucket name plus ``depends_on``), so only candidates whose
+       identifiers are still unknown (preview) can be linked this way.
     """
     by_property = source.property_dependencies.get(prop)
     if by_property:
         return [c for c in candidates if c.urn in by_property]
     raw = get(source.props, prop) if value is _FROM_PROP else value
-    wanted = set(strings(raw)[0])
+    known, unsure = strings(raw)
+    wanted = set(known)
     linked = [c for c in candidates if ids(c) & wanted]
     if linked:
         return linked
@@ -224,7 +229,8 @@ def references(
         if key != prop:
             explained_elsewhere.update(deps)
     remaining = source.dependencies - explained_elsewhere
-    return [c for c in candidates if c.urn in remaining]
+    settled = bool(wanted) and not unsure
+    return [c for c in candidates if c.urn in remaining and not (settled and ids(c))]
 
 
 def known_string(value: Any) -> str | None:

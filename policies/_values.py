@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -183,6 +184,18 @@ def json_document(value: Any) -> Any:
             return None
         return plain(parsed) if isinstance(parsed, dict) else None
     return None
+
+
+_AWS_MANAGED_ALIAS: Final = re.compile(r"(^|:)alias/aws/")
+
+
+def is_aws_managed_key(value: Any) -> bool:
+    """A KMS key reference to an AWS-managed key: ``alias/aws/<service>`` or its ARN.
+
+    AWS reserves the ``alias/aws/`` prefix for AWS-managed keys, whose key policy the
+    account cannot restrict, so they do not count as customer-managed keys.
+    """
+    return isinstance(value, str) and bool(_AWS_MANAGED_ALIAS.search(value))
 
 
 def label(kind: str, name: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Final
 from pulumi_policy import EnforcementLevel, Policy
 
 from ._framework import MlopsResourcePolicy, Subject
-from ._values import UNKNOWN, Tri, get, items, number, truth
+from ._values import UNKNOWN, Tri, get, is_aws_managed_key, items, number, truth
 
 ENDPOINT_CONFIG_TYPE: Final = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 MODEL_TYPE: Final = "aws:sagemaker/model:Model"
@@ -76,10 +76,16 @@ def _maybe_all_serverless(props: dict[str, Any]) -> bool:
 
 def _check_endpoint_kms(subject: Subject) -> Iterator[str]:
     # Serverless variants have no ML storage volume and SageMaker rejects a KMS key for them.
-    if get(subject.props, "kmsKeyArn") is None and not _maybe_all_serverless(subject.props):
+    key = get(subject.props, "kmsKeyArn")
+    if key is None and not _maybe_all_serverless(subject.props):
         yield (
             f"SageMaker endpoint configuration '{subject.name}' does not encrypt the ML "
             "storage volume with a customer-managed key. Set kms_key_arn=<key>.arn."
+        )
+    elif is_aws_managed_key(key):
+        yield (
+            f"SageMaker endpoint configuration '{subject.name}' encrypts the ML storage volume "
+            f"with the AWS-managed key '{key}'. Set kms_key_arn=<customer-managed key>.arn."
         )
 
 
@@ -156,8 +162,11 @@ def _output_kms_problem(spec: Any) -> str | None:
     output = get(spec, "outputDataConfig")
     if output is UNKNOWN:
         return None
-    if get(output, "kmsKeyId") is None:
+    key = get(output, "kmsKeyId")
+    if key is None:
         return "writes model artifacts without a customer-managed KMS key"
+    if is_aws_managed_key(key):
+        return f"writes model artifacts with the AWS-managed key '{key}'"
     return None
 
 

@@ -46,6 +46,7 @@ from ._values import (
     first,
     from_tri,
     get,
+    is_aws_managed_key,
     items,
     strings,
     truth,
@@ -205,8 +206,11 @@ def _sse_default(default: Any) -> Verdict:
         return UNSURE
     if algorithm not in KMS_ALGORITHMS:
         return fail(f"encrypts with '{algorithm}' instead of 'aws:kms'")
-    if get(default, "kmsMasterKeyId") is None:
+    key = get(default, "kmsMasterKeyId")
+    if key is None:
         return fail("uses SSE-KMS with the AWS-managed key instead of a customer-managed key")
+    if is_aws_managed_key(key):
+        return fail(f"uses the AWS-managed key '{key}' instead of a customer-managed key")
     return PASS
 
 
@@ -431,15 +435,24 @@ def _check_public_policy(subject: Subject) -> Iterator[str]:
 
 
 def _log_targets(graph: StackGraph) -> set[str]:
-    """URNs of buckets that receive access logs: they are exempt from logging themselves."""
+    """URNs of buckets that receive other buckets' access logs.
+
+    They are exempt from logging themselves and must use SSE-S3. A bucket that only logs
+    into itself is not a log bucket (s3-log-bucket-not-self reports it): it keeps the
+    data-bucket requirements, or pointing a bucket's logs at itself would waive them.
+    """
     buckets = graph.of_type(*BUCKET_TYPES)
     targets: set[str] = set()
     for logging in graph.of_type(*LOGGING_TYPES):
+        if _logs_to_itself(logging, buckets):
+            continue
         targets.update(b.urn for b in references(logging, "targetBucket", buckets, bucket_ids))
     for bucket in buckets:
         for block in inline_block(bucket, "logging", "loggings"):
             target = known_string(get(block, "targetBucket"))
-            targets.update(b.urn for b in buckets if target and target in bucket_ids(b))
+            targets.update(
+                b.urn for b in buckets if target and target in bucket_ids(b) and b.urn != bucket.urn
+            )
     return targets
 
 
