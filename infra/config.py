@@ -834,7 +834,7 @@ def _sagemaker_shapes() -> dict[str, tuple[str, ...]]:
 
     model = botocore.session.get_session().get_service_model("sagemaker")
     names = ("TrainingInstanceType", "ProductionVariantInstanceType")
-    return {name: tuple(model.shape_for(name).enum) for name in names}
+    return {name: tuple(getattr(model.shape_for(name), "enum", ())) for name in names}
 
 
 @cache

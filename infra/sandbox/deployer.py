@@ -89,7 +89,11 @@ class SandboxMocks:
         self.region = region
         self.account_id = account_id
         self.handlers = handlers
-        self.state = SandboxState(stack=previous.stack, emulator_url=previous.emulator_url)
+        self.state = SandboxState(
+            stack=previous.stack,
+            emulator_url=previous.emulator_url,
+            external_url=previous.external_url,
+        )
         # Until the run ends, what it has not re-declared stays in the state file, so an
         # interrupted run still lets `down` find everything.
         self.state.resources = {urn: r for urn, r in previous.resources.items()}

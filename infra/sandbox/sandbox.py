@@ -46,11 +46,18 @@ class UpResult:
     emulator_url: str
 
 
-def check_supported(stack: str, root: Path | None, overrides: Mapping[str, Any] | None) -> None:
+def check_supported(
+    stack: str,
+    root: Path | None,
+    overrides: Mapping[str, Any] | None,
+    program: Callable[[], Any] | None = None,
+) -> None:
     """Plan first (preview: nothing runs against the emulator) and refuse unknown types."""
     from infra.plan import plan_stack
 
-    preview = plan_stack(stack, root=root, preview=True, overrides=overrides)
+    preview = plan_stack(
+        stack, root=root, preview=True, overrides=overrides, program=program, validate=True
+    )
     missing = sorted({r.type for r in preview.resources if r.custom and r.type not in HANDLERS})
     if missing:
         raise UnsupportedResourceError(missing)
@@ -67,7 +74,7 @@ def up(
     from infra.plan import resolve_stack, run_program
 
     run = resolve_stack(stack, root=root, overrides=overrides)  # bad config: nothing starts
-    check_supported(stack, root, overrides)
+    check_supported(stack, root, overrides, program)
     directory = sandbox_dir(stack, root)
     store = StateStore(directory, stack)
     with store.locked():

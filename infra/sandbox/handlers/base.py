@@ -97,9 +97,15 @@ def stable_suffix(text: str, size: int = 8) -> str:
 
 
 def not_found(exc: Exception) -> bool:
-    """Whether a botocore ClientError means the thing is already gone."""
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-    return any(
-        marker in code
-        for marker in ("NotFound", "NoSuch", "NonExistent", "ResourceNotFound", "ValidationError")
-    ) or code in {"404", "ValidationException"}
+    """Whether a botocore ClientError means the thing is already gone.
+
+    Some services (SageMaker, Application Auto Scaling) answer ValidationException both for
+    "does not exist" and for real refusals, so for those codes the message decides.
+    """
+    error = getattr(exc, "response", {}).get("Error", {})
+    code, message = error.get("Code", ""), error.get("Message", "").lower()
+    if any(marker in code for marker in ("NotFound", "NoSuch", "NonExistent")) or code == "404":
+        return True
+    if code in {"ValidationError", "ValidationException"}:
+        return any(text in message for text in ("does not exist", "could not find", "not found"))
+    return False

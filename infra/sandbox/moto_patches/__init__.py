@@ -2,12 +2,14 @@
 
 Only `infra.sandbox.moto_app` calls `install()`: the patches change moto's classes for the
 whole process, so importing this package must not do it (a test process that uses moto
-in-process would otherwise behave differently depending on import order).
+in-process would otherwise behave differently depending on import order). Each module of
+this package is one service's fills and exposes `install() -> list[str]`.
 """
 
 from __future__ import annotations
 
-from infra.sandbox.moto_patches import sagemaker
+import importlib
+import pkgutil
 
 _installed: list[str] = []
 
@@ -15,7 +17,9 @@ _installed: list[str] = []
 def install() -> list[str]:
     """Install every gap fill once; return the names of the patched operations."""
     if not _installed:
-        _installed.extend(sagemaker.install())
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            _installed.extend(module.install())
     return list(_installed)
 
 

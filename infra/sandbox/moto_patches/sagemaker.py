@@ -420,7 +420,52 @@ def describe_model_package(self: SageMakerResponse) -> ActionResult:
     return ActionResult(_pruned(result))
 
 
+def create_model(self: SageMakerResponse) -> ActionResult:
+    """CreateModel that keeps EnableNetworkIsolation: moto drops it, so DescribeModel would
+    hide a security setting the stack and the policy pack rely on."""
+    model = _backend(self).create_model(
+        model_name=self._get_param("ModelName"),
+        execution_role_arn=self._get_param("ExecutionRoleArn"),
+        primary_container=self._get_param("PrimaryContainer"),
+        vpc_config=self._get_param("VpcConfig"),
+        containers=self._get_param("Containers"),
+        tags=self._get_param("Tags"),
+    )
+    model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
+    return ActionResult(model.response_create)
+
+
+def delete_model_package(self: SageMakerResponse) -> EmptyResult:
+    """DeleteModelPackage (moto has none): the registry's packages must be removable."""
+    backend = _backend(self)
+    name = self._get_param("ModelPackageName")
+    package = backend.describe_model_package(name)
+    del backend.model_packages[package.arn]
+    for alias, target in list(backend.model_package_name_mapping.items()):
+        if target == package.arn:
+            del backend.model_package_name_mapping[alias]
+    return EmptyResult()
+
+
+def delete_model_package_group(self: SageMakerResponse) -> EmptyResult:
+    """DeleteModelPackageGroup (moto has none). As in AWS, a group that still holds
+    versioned packages is refused; delete the packages first."""
+    backend = _backend(self)
+    name = self._get_param("ModelPackageGroupName")
+    backend.describe_model_package_group(name)
+    held = [p for p in backend.model_packages.values() if p.model_package_group_name == name]
+    if held:
+        raise ValidationError(
+            f"Model package group {name} has {len(held)} model packages; delete them first"
+        )
+    del backend.model_package_groups[name]
+    return EmptyResult()
+
+
 _RESPONSE_METHODS: dict[str, Callable[..., ActionResult]] = {
+    "create_model": create_model,
+    "delete_model_package": delete_model_package,
+    "delete_model_package_group": delete_model_package_group,
     "update_endpoint": update_endpoint,
     "stop_training_job": stop_training_job,
     "create_monitoring_schedule": create_monitoring_schedule,
