@@ -207,12 +207,13 @@ class SandboxMocks:
     def _delete(
         self, handler: Handler, ctx: Context, record: ResourceRecord, *, quiet: bool = False
     ) -> None:
-        if not record.id:
+        rid = record.id or _orphan(handler, ctx, record)
+        if not rid:
             if not quiet:
                 log.warning("no id recorded for %s; nothing to delete", record.urn)
             return
         try:
-            handler.delete(ctx, record.id, {**record.inputs, **record.outputs})
+            handler.delete(ctx, rid, {**record.inputs, **record.outputs})
         except Exception as exc:
             if not_found(exc):
                 return
@@ -259,6 +260,17 @@ class SandboxMocks:
             self.report.changes.append(Change(action, record.urn, record.type, record.name))
 
 
+def _orphan(handler: Handler, ctx: Context, record: ResourceRecord) -> str | None:
+    """For a record left `pending` by an interrupted run: what its create may have made."""
+    if record.status != "pending":
+        return None
+    try:
+        return handler.find_orphan(ctx, record.inputs)
+    except Exception as exc:  # looking is best effort; the emulator may lack list APIs
+        log.warning("looking for what %s left behind failed: %s", record.urn, exc)
+        return None
+
+
 def destroy(
     state: SandboxState,
     store: StateStore,
@@ -271,13 +283,14 @@ def destroy(
     """Delete every recorded resource, dependents first; the state empties as it goes."""
     report = DeployReport()
     for record in sorted(state.resources.values(), key=lambda r: r.order, reverse=True):
-        if record.custom and record.id:
-            handler = handlers.get(record.type)
-            if handler is None:
-                raise DeployError(f"no handler to delete {record.type} {record.name!r}")
-            ctx = Context(client, region, account_id, record.urn, record.name)
+        handler = handlers.get(record.type) if record.custom else None
+        if record.custom and handler is None:
+            raise DeployError(f"no handler to delete {record.type} {record.name!r}")
+        ctx = Context(client, region, account_id, record.urn, record.name)
+        rid = (record.id or _orphan(handler, ctx, record)) if handler else None
+        if handler is not None and rid:
             try:
-                handler.delete(ctx, record.id, {**record.inputs, **record.outputs})
+                handler.delete(ctx, rid, {**record.inputs, **record.outputs})
             except Exception as exc:
                 if not not_found(exc):
                     store.save(state)

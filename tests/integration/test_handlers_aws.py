@@ -628,10 +628,6 @@ def test_model_package_group_keeps_its_description_and_retags(clean_emulator: Em
     _delete_twice(handler, ctx, rid, new, out)  # harmless even where the emulator cannot
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="moto 5.2.5 lacks DeleteModelPackageGroup; needs a fill in moto_patches/sagemaker.py",
-)
 def test_model_package_group_is_deleted(clean_emulator: Emulator) -> None:
     handler = _handler("aws:sagemaker/modelPackageGroup:ModelPackageGroup")
     ctx, sm = _ctx(clean_emulator), clean_emulator.client("sagemaker", REGION)
@@ -664,11 +660,6 @@ def test_model_is_auto_named_and_replaced_on_any_change(clean_emulator: Emulator
     assert _gone(lambda: sm.describe_model(ModelName=rid))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="moto 5.2.5's CreateModel drops EnableNetworkIsolation; needs a fill in "
-    "moto_patches/sagemaker.py",
-)
 def test_model_is_network_isolated(clean_emulator: Emulator) -> None:
     rid = _model(clean_emulator)
     model = clean_emulator.client("sagemaker", REGION).describe_model(ModelName=rid)

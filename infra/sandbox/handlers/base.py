@@ -8,6 +8,7 @@ whatever the program reads). They are registered by type token in `handlers/__in
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class Handler:
     replace_on: ClassVar[frozenset[str]] = frozenset({ANY_CHANGE})
     # Keys whose value is a physical name: if set, a replacement must delete first.
     name_keys: ClassVar[tuple[str, ...]] = ("name",)
+    # Whether the resource's id is its physical name (so an orphan can be found by name).
+    id_is_name: ClassVar[bool] = False
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         raise NotImplementedError
@@ -72,11 +75,28 @@ class Handler:
             return True
         return bool(changed & self.replace_on) or not self._can_update()
 
+    def find_orphan(self, ctx: Context, inputs: Mapping[str, Any]) -> str | None:
+        """The id of what an interrupted create with these inputs may have left behind.
+
+        By default: the fixed physical name, for types whose id is that name. Types named
+        otherwise (KMS keys) look their orphans up by the URN tag they are created with.
+        """
+        if not self.id_is_name:
+            return None
+        for key in self.name_keys:
+            value = inputs.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
     def fixed_name(self, inputs: Mapping[str, Any]) -> bool:
         return any(isinstance(inputs.get(k), str) and inputs.get(k) for k in self.name_keys)
 
     def _can_update(self) -> bool:
         return type(self).update is not Handler.update
+
+
+URN_TAG = "mlops:sandbox-urn"  # on resources found only by tag after an interrupted create
 
 
 def as_int(value: Any, default: int | None = None) -> int | None:
@@ -107,5 +127,7 @@ def not_found(exc: Exception) -> bool:
     if any(marker in code for marker in ("NotFound", "NoSuch", "NonExistent")) or code == "404":
         return True
     if code in {"ValidationError", "ValidationException"}:
-        return any(text in message for text in ("does not exist", "could not find", "not found"))
+        gone = ("does not exist", "could not find", "not found", "no such")
+        # Application Auto Scaling says "No scalable target found ..." for a missing target.
+        return any(t in message for t in gone) or bool(re.search(r"\bno\b.*\bfound\b", message))
     return False

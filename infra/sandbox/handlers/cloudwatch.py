@@ -79,6 +79,7 @@ class LogGroup(Handler):
     AssociateKmsKey/DisassociateKmsKey and retention policies); its class cannot."""
 
     type_token = "aws:cloudwatch/logGroup:LogGroup"
+    id_is_name = True
     replace_on = frozenset({"name", "namePrefix", "logGroupClass"})
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -219,6 +220,7 @@ class MetricAlarm(Handler):
     definition under the same name, so every change but the name is an update in place."""
 
     type_token = "aws:cloudwatch/metricAlarm:MetricAlarm"
+    id_is_name = True
     replace_on = frozenset({"name"})
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -267,6 +269,7 @@ class Dashboard(Handler):
     """A dashboard; its id is the dashboard name. PutDashboard replaces the body in place."""
 
     type_token = "aws:cloudwatch/dashboard:Dashboard"
+    id_is_name = True
     replace_on = frozenset({"dashboardName"})
     name_keys = ("dashboardName",)
 

@@ -50,6 +50,7 @@ class Repository(Handler):
     new encryption configuration replaces it; scanning, tag mutability and tags update."""
 
     type_token = "aws:ecr/repository:Repository"
+    id_is_name = True
     replace_on = frozenset({"name", "encryptionConfigurations"})
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -59,6 +59,7 @@ class Role(Handler):
     """An IAM role; its id is the role name (as the provider's import takes it)."""
 
     type_token = "aws:iam/role:Role"
+    id_is_name = True
     replace_on = frozenset({"name", "namePrefix", "path"})
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

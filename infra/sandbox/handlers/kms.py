@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from infra.sandbox.handlers.base import Context, Handler, as_int, not_found, tags_list
+from infra.sandbox.handlers.base import URN_TAG, Context, Handler, as_int, not_found, tags_list
 
 # The shortest window KMS allows. The sandbox's keys live in a throwaway emulator, so the
 # stack's own `deletionWindowInDays` (meant for real accounts) is recorded but not used.
@@ -54,6 +54,16 @@ class Key(Handler):
     )
     name_keys = ()
 
+    def find_orphan(self, ctx: Context, inputs: Mapping[str, Any]) -> str | None:
+        kms = ctx.client("kms")
+        for key in kms.list_keys()["Keys"]:
+            tags = kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
+            if {"TagKey": URN_TAG, "TagValue": ctx.urn} in tags:
+                state = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
+                if state != "PendingDeletion":
+                    return str(key["KeyId"])
+        return None
+
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         kms = ctx.client("kms")
         kwargs: dict[str, Any] = {}
@@ -76,8 +86,10 @@ class Key(Handler):
             kwargs.update(Origin="AWS_CLOUDHSM", CustomKeyStoreId=inputs["customKeyStoreId"])
         if inputs.get("xksKeyId"):
             kwargs.update(Origin="EXTERNAL_KEY_STORE", XksKeyId=inputs["xksKeyId"])
-        if inputs.get("tags"):
-            kwargs["Tags"] = tags_list(inputs["tags"], key="TagKey", value="TagValue")
+        # The URN tag lets an interrupted `up` find a key it created but never recorded.
+        tags = {**(inputs.get("tags") or {}), URN_TAG: ctx.urn} if ctx.urn else inputs.get("tags")
+        if tags:
+            kwargs["Tags"] = tags_list(tags, key="TagKey", value="TagValue")
         metadata = kms.create_key(**kwargs)["KeyMetadata"]
         key_id = metadata["KeyId"]
         # Rotation before disabling: KMS refuses to change rotation of a disabled key.

@@ -14,6 +14,7 @@ def _arn(name: str) -> str:
 
 class Bucket(Handler):
     type_token = "aws:s3/bucket:Bucket"
+    id_is_name = True
     replace_on = frozenset({"bucket", "bucketPrefix", "objectLockEnabled"})
     name_keys = ("bucket",)
 

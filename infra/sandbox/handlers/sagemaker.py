@@ -308,6 +308,7 @@ class ModelPackageGroup(Handler):
     change in SageMaker (a change replaces the group); tags update."""
 
     type_token = "aws:sagemaker/modelPackageGroup:ModelPackageGroup"
+    id_is_name = True
     replace_on = frozenset({"modelPackageGroupName", "modelPackageGroupDescription"})
     name_keys = ("modelPackageGroupName",)
 
@@ -389,6 +390,7 @@ class Endpoint(Handler):
     passed along, as the provider does); only a new name replaces the endpoint."""
 
     type_token = "aws:sagemaker/endpoint:Endpoint"
+    id_is_name = True
     replace_on = frozenset({"name"})
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
