@@ -18,7 +18,7 @@ demo: setup
 	$(BIN)/mlops plan --stack local
 
 test: setup
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: setup
 	$(BIN)/ruff check .

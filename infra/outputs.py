@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -18,6 +18,7 @@ class StackOutputs(BaseModel):
     )
 
     stack: str = Field(description="Pulumi stack name.")
+    name_prefix: str = Field(description="<project>-<stack>: the start of physical names.")
     environment: str = Field(description="local, dev, staging or prod.")
     region: str
     account_id: str
@@ -40,6 +41,9 @@ class StackOutputs(BaseModel):
     training_instance_types: list[str]
     training_max_instances: int
     training_max_runtime_seconds: int
+    training_max_wait_seconds: int = Field(
+        0, description="Spot: runtime plus waiting; 0 on demand."
+    )
     training_spot: bool
     training_output_path: str = Field(description="s3:// prefix for training output.")
     training_checkpoint_path: str = Field(description="s3:// prefix for spot checkpoints.")
@@ -60,6 +64,16 @@ class StackOutputs(BaseModel):
     deploy_role_arn: str
     preview_role_arn: str = Field(description="Read-only role for pull-request previews.")
     monitoring_role_arn: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_prefix(cls, data: Any) -> Any:
+        """Exports from before `namePrefix` existed: the endpoint is `<prefix>-endpoint`."""
+        if isinstance(data, dict) and not {"name_prefix", "namePrefix"} & set(data):
+            endpoint = data.get("endpoint_name") or data.get("endpointName") or ""
+            if endpoint.endswith("-endpoint"):
+                data = {**data, "name_prefix": endpoint.removesuffix("-endpoint")}
+        return data
 
     @classmethod
     def keys(cls) -> list[str]:

@@ -190,6 +190,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
 
     exports: dict[str, Any] = {
         "stack": cfg.stack,
+        "name_prefix": prefix,
         "environment": cfg.environment.value,
         "region": cfg.region,
         "account_id": account,
@@ -209,6 +210,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         "training_instance_types": training.instance_types,
         "training_max_instances": training.max_instances,
         "training_max_runtime_seconds": training.max_runtime_seconds,
+        "training_max_wait_seconds": training.max_wait_seconds,
         "training_spot": training.spot,
         "training_output_path": training.output_path,
         "training_checkpoint_path": training.checkpoint_path,

@@ -7,7 +7,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from ml.cli import config_cmd, plan_cmd, sandbox_cmd, stack_cmd
+from ml.cli import config_cmd, models_cmd, plan_cmd, predict_cmd, sandbox_cmd, stack_cmd
+from ml.cli.data_cmd import app as data_app
+from ml.cli.monitor_cmd import monitor as monitor_command
+from ml.cli.retrain_cmd import retrain as retrain_command
+from ml.cli.train_cmd import train as train_command
 
 app = typer.Typer(
     name="mlops",
@@ -20,10 +24,16 @@ app = typer.Typer(
 app.command("plan")(plan_cmd.plan)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(sandbox_cmd.app, name="sandbox")
+app.add_typer(data_app, name="data")
+app.command("train")(train_command)
 app.command("outputs")(stack_cmd.outputs)
 app.command("up")(stack_cmd.up)
 app.command("preview")(stack_cmd.preview)
 app.command("destroy")(stack_cmd.destroy)
+app.add_typer(models_cmd.app, name="models")
+app.command("predict")(predict_cmd.predict)
+app.command("monitor")(monitor_command)
+app.command("retrain")(retrain_command)
 
 
 def _version(value: bool) -> None:
