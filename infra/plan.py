@@ -414,8 +414,11 @@ def run_program(
     mocks = mocks or RealisticMocks(region=region, preview=preview)
     monitor = _capturing_monitor(mocks)
 
-    # A previous run leaves its root Stack and config behind; both must go.
+    # A previous run leaves its root Stack, config, and (if it failed) its unfinished RPCs
+    # and outputs behind, which the next run would otherwise await and re-raise.
     settings.ROOT.set(None)
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
     set_all_config(config, [])
     set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
 
@@ -432,6 +435,8 @@ def run_program(
         _sync_await(run_pulumi_func(body))
     except Exception as exc:
         _cancel_leftover_tasks()  # a failed program leaves tasks that would fail the next run
+        settings.SETTINGS.rpc_manager.clear()
+        settings.SETTINGS.outputs.clear()
         raise ProgramError(_describe(exc)) from exc
     finally:
         settings.ROOT.set(None)

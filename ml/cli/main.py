@@ -9,7 +9,10 @@ import typer
 
 from ml.cli import config_cmd, models_cmd, plan_cmd, predict_cmd, sandbox_cmd, stack_cmd
 from ml.cli.data_cmd import app as data_app
+from ml.cli.demo_cmd import demo as demo_command
 from ml.cli.monitor_cmd import monitor as monitor_command
+from ml.cli.pipeline_cmd import app as pipeline_app
+from ml.cli.pipeline_cmd import deploy as deploy_command
 from ml.cli.retrain_cmd import retrain as retrain_command
 from ml.cli.train_cmd import train as train_command
 
@@ -34,6 +37,9 @@ app.add_typer(models_cmd.app, name="models")
 app.command("predict")(predict_cmd.predict)
 app.command("monitor")(monitor_command)
 app.command("retrain")(retrain_command)
+app.add_typer(pipeline_app, name="pipeline")
+app.command("deploy")(deploy_command)
+app.command("demo")(demo_command)
 
 
 def _version(value: bool) -> None:

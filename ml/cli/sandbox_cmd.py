@@ -70,7 +70,9 @@ def down(
         _pulumi(lambda a, root: a.sandbox_down(stack, root, _need(endpoint)))
         return
     from infra.sandbox import sandbox
+    from ml.deploy import stop_serving
 
+    stop_serving(stack)  # the local endpoint serving the stack's model, if any
     with _errors():
         report = sandbox.down(stack, keep_emulator=keep_emulator)
     console_err.print(f"sandbox {stack!r} down: {report.count('delete')} deleted", highlight=False)

@@ -34,10 +34,10 @@ class StackPrefixError(ValueError):
 def stack_prefix(outputs: StackOutputs) -> str:
     """`<project>-<stack>`, the Stack dimension of the quality metrics and alarms.
 
-    StackOutputs does not export it; the endpoint is named `<prefix>-endpoint`
-    (`infra.naming.endpoint_name`), so the prefix is the endpoint name without that suffix.
+    StackOutputs exports it as `namePrefix`; exports from before that field existed are
+    read by dropping the `-endpoint` suffix of the endpoint name (`infra.naming`).
     """
-    exported = getattr(outputs, "name_prefix", None)  # if the contract ever exports it
+    exported = getattr(outputs, "name_prefix", None)
     if isinstance(exported, str) and exported:
         return exported
     name = outputs.endpoint_name

@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
+from infra.outputs import StackOutputs
 from ml.cli import monitor_cmd
 from ml.monitor import (
     DEFAULT_MIN_ROWS,
@@ -369,10 +370,19 @@ def test_report_is_self_contained_and_keeps_a_history(tmp_path: Path) -> None:
 # --- stack naming and the CLI's constants --------------------------------------------------------
 
 
-def test_stack_prefix_is_the_endpoint_name_without_its_suffix() -> None:
+def test_stack_prefix_is_the_exported_name_prefix() -> None:
     assert stack_prefix(make_outputs()) == PREFIX
+    # a hashed (shortened) endpoint name no longer matters: the prefix is exported
+    shortened = make_outputs(endpoint_name="mlops-platform-a-very-long-st-1a2b3c4d")
+    assert stack_prefix(shortened) == PREFIX
+
+
+def test_stack_prefix_from_older_exports_is_derived_or_refused() -> None:
+    data = make_outputs().model_dump()
+    data.pop("name_prefix")
+    data["endpoint_name"] = "mlops-platform-a-very-long-st-1a2b3c4d"
     with pytest.raises(StackPrefixError, match="shortened with a hash"):
-        stack_prefix(make_outputs(endpoint_name="mlops-platform-a-very-long-st-1a2b3c4d"))
+        stack_prefix(StackOutputs.model_construct(**data, name_prefix=""))
 
 
 def test_cli_default_min_rows_matches_the_library() -> None:

@@ -93,6 +93,7 @@ def make_outputs(**values: Any) -> StackOutputs:
         "region": "us-east-1",
         "account_id": "123456789012",
         "endpoint_name": ENDPOINT,
+        "name_prefix": ENDPOINT.removesuffix("-endpoint"),
         "metrics_namespace": "MLOps",
         "drift_threshold": 0.2,
         "prediction_drift_threshold": 0.2,

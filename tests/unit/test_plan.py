@@ -158,3 +158,26 @@ def test_preview_outputs_hold_the_wire_sentinel_not_objects() -> None:
     assert all(
         isinstance(v, str | dict | list | float | bool | None) for v in versioning.outputs.values()
     )
+
+
+def test_a_failure_inside_the_mocks_does_not_leak_into_the_next_run() -> None:
+    from infra.plan import RealisticMocks
+
+    class Failing(RealisticMocks):
+        def new_resource(self, args: object) -> tuple[str, dict[str, object]]:
+            if getattr(args, "name", "") == "second":
+                raise RuntimeError("refused by the provider")
+            return super().new_resource(args)
+
+    def program() -> None:
+        first = aws.s3.Bucket("first")
+        aws.s3.Bucket("second", tags={"of": first.id})
+        for index in range(5):
+            aws.s3.Bucket(f"more-{index}", tags={"of": first.id})
+
+    with pytest.raises(ProgramError, match="refused by the provider"):
+        run_program(
+            program, project="p", stack="s", config=CONFIG, mocks=Failing(region="eu-west-1")
+        )
+    for _ in range(2):
+        assert len(run_program(two_resources, project="p", stack="s", config=CONFIG).resources) == 4

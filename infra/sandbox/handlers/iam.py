@@ -218,6 +218,13 @@ class Policy(Handler):
     type_token = "aws:iam/policy:Policy"
     replace_on = frozenset({"name", "namePrefix", "path", "description"})
 
+    def find_orphan(self, ctx: Context, inputs: Mapping[str, Any]) -> str | None:
+        name = inputs.get("name")
+        if not isinstance(name, str) or not name:
+            return None
+        path = inputs.get("path") or "/"
+        return f"arn:aws:iam::{ctx.account_id}:policy{path}{name}"
+
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         iam = ctx.client("iam")
         kwargs: dict[str, Any] = {
@@ -309,6 +316,11 @@ class OpenIdConnectProvider(Handler):
     """
 
     type_token = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+
+    def find_orphan(self, ctx: Context, inputs: Mapping[str, Any]) -> str | None:
+        url = str(inputs.get("url") or "").removeprefix("https://")
+        return f"arn:aws:iam::{ctx.account_id}:oidc-provider/{url}" if url else None
+
     replace_on = frozenset({"url"})
     name_keys = ()
 

@@ -176,6 +176,7 @@ class Alias(Handler):
 
     type_token = "aws:kms/alias:Alias"
     replace_on = frozenset({"name", "namePrefix"})
+    id_is_name = True
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         kms = ctx.client("kms")

@@ -1,0 +1,102 @@
+"""`mlops pipeline run` and `mlops deploy`: the training pipeline and model promotion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import typer
+from rich.table import Table
+
+from ml.cli.output import BadInput, CheckFailed, console, console_err, exits
+
+app = typer.Typer(help="The training pipeline: data, train, evaluate, register, deploy.")
+
+
+@app.command("run")
+@exits
+def run(
+    stack: str = typer.Option(..., "--stack", "-s", help="Stack name."),
+    data: Path | None = typer.Option(None, "--data", help="CSV or Parquet file to push first."),
+    dataset: str = typer.Option("churn", "--dataset", help="Dataset name."),
+    schema: Path | None = typer.Option(None, "--schema", help="Schema file (default: churn)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Hyperparameter k=v."),
+    image_tag: str = typer.Option("latest", "--image-tag", help="Serving image tag in ECR."),
+    resume: str | None = typer.Option(None, "--resume", help="Resume this run id."),
+    no_deploy: bool = typer.Option(False, "--no-deploy", help="Stop after registering."),
+) -> None:
+    """Push and validate data, train, evaluate against the champion, register, deploy."""
+    from ml.pipeline import run_pipeline
+
+    params = dict(item.split("=", 1) for item in param if "=" in item)
+    if len(params) != len(param):
+        raise BadInput("--param takes key=value, e.g. -p n_estimators=200")
+    with _pipeline_errors():
+        result = run_pipeline(
+            stack,
+            data=data,
+            dataset=dataset,
+            schema=schema,
+            params=params,
+            image_tag=image_tag,
+            resume=resume,
+            deploy=not no_deploy,
+            on_step=lambda step, text: console_err.print(f"[bold]{step}[/] {text}"),
+        )
+    table = Table(title=f"pipeline run {result.run_id}: {result.status}")
+    table.add_column("step", no_wrap=True)
+    table.add_column("result")
+    table.add_column("seconds", justify="right")
+    for step, outcome in result.steps.items():
+        table.add_row(step, str(outcome.get("summary", "")), str(outcome.get("seconds", "")))
+    console.print(table)
+
+
+@exits
+def deploy(
+    stack: str = typer.Option(..., "--stack", "-s", help="Stack name."),
+    model_package: str = typer.Option(..., "--model-package", help="Approved package ARN."),
+) -> None:
+    """Serve an approved model package: set it in the stack file and apply the stack."""
+    from ml.deploy import DeployInputError, DeploymentFailed
+    from ml.deploy import deploy as promote
+    from ml.stack import StackNotDeployed
+
+    try:
+        result = promote(stack, model_package, on_progress=console_err.print)
+    except (DeployInputError, StackNotDeployed) as exc:
+        raise BadInput(str(exc)) from None
+    except DeploymentFailed as exc:
+        raise CheckFailed(str(exc)) from None
+    where = result.url or result.endpoint
+    console.print(f"{result.endpoint} serves {result.package_arn} ({where})", highlight=False)
+
+
+class _pipeline_errors:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> Literal[False]:
+        if exc is None:
+            return False
+        from ml.data.errors import BadDataInput, ValidationFailed
+        from ml.deploy import DeployInputError, DeploymentFailed
+        from ml.pipeline import GateFailed, PipelineInputError
+        from ml.stack import StackNotDeployed
+        from ml.train.errors import TrainingInputError
+
+        if isinstance(exc, GateFailed):
+            console_err.print(exc.report, highlight=False)
+            raise CheckFailed("the candidate did not pass the evaluation gate") from None
+        if isinstance(exc, ValidationFailed | DeploymentFailed):
+            raise CheckFailed(str(exc)) from None
+        bad = (
+            PipelineInputError,
+            StackNotDeployed,
+            TrainingInputError,
+            DeployInputError,
+            BadDataInput,
+        )
+        if isinstance(exc, bad):
+            raise BadInput(str(exc)) from None
+        return False

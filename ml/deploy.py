@@ -1,0 +1,160 @@
+"""Promote an approved model package: make it the stack's served model and apply the stack.
+
+The served model is data in the stack file (`endpointModelPackageArn`), so a promotion is
+a reviewed, versioned change like any other: this module writes that key (keeping the
+file's comments), applies the stack (the sandbox deployer, or `pulumi up` on the real
+path), and checks that the endpoint answers. When the check fails, the previous value is
+written back and applied again, and the previous model keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ml.stack import StackHandle, open_stack
+
+log = logging.getLogger(__name__)
+
+PACKAGE_KEY = "mlops-platform:endpointModelPackageArn"
+IMAGE_KEY = "mlops-platform:endpointModelImage"
+DATA_KEY = "mlops-platform:endpointModelDataKey"
+SERVED_KEYS = (PACKAGE_KEY, IMAGE_KEY, DATA_KEY)
+SERVING_SUBDIR = "serving"
+
+
+class DeployInputError(ValueError):
+    """The package cannot be deployed as asked (unknown, not approved, no stack)."""
+
+
+class DeploymentFailed(RuntimeError):
+    """The new model failed its health check; the previous one was restored."""
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    stack: str
+    package_arn: str
+    previous: dict[str, str]
+    endpoint: str
+    url: str | None
+    """The local endpoint's URL for a sandbox stack; None on the real path."""
+
+
+def serving_dir(stack: str, root: Path | None = None) -> Path:
+    """Where a sandbox stack's local endpoint is recorded."""
+    from infra.sandbox.sandbox import sandbox_dir
+
+    return sandbox_dir(stack, root) / SERVING_SUBDIR
+
+
+def served_model(stack: str, root: Path | None = None) -> dict[str, str]:
+    """The served-model keys the stack file sets now."""
+    from infra.config import load_project
+
+    values = load_project(root).stack_values(stack)
+    return {key: str(values[key]) for key in SERVED_KEYS if values.get(key)}
+
+
+def write_served_model(stack: str, served: dict[str, str], root: Path | None = None) -> None:
+    """Replace the served-model keys in the stack file, keeping everything else verbatim."""
+    from ruamel.yaml import YAML
+
+    from infra.config import load_project
+
+    path = load_project(root).stack_file(stack)
+    yaml = YAML()  # round-trip mode: comments and key order survive
+    yaml.preserve_quotes = True
+    document = yaml.load(path.read_text(encoding="utf-8"))
+    config = document.setdefault("config", {})
+    for key in SERVED_KEYS:
+        if key in served:
+            config[key] = served[key]
+        elif key in config:
+            del config[key]
+    with path.open("w", encoding="utf-8") as handle:
+        yaml.dump(document, handle)
+
+
+def deploy(
+    stack: str,
+    package_arn: str,
+    *,
+    root: Path | None = None,
+    capture_flush_seconds: float = 60.0,
+    on_progress: Callable[[str], None] = log.info,
+) -> DeployResult:
+    """Serve `package_arn` on the stack; roll back to the previous model when it fails."""
+    from ml.registry import ApprovalStatus, UnknownModelPackage, describe
+
+    handle = open_stack(stack, root)
+    try:
+        package = describe(handle, package_arn)
+    except UnknownModelPackage as exc:
+        raise DeployInputError(str(exc)) from None
+    if package.status is not ApprovalStatus.APPROVED:
+        raise DeployInputError(
+            f"model package {package_arn} is {package.status.value}, not Approved. Fix: "
+            f"`mlops models approve {package_arn} --stack {stack}` after review"
+        )
+    previous = served_model(stack, root)
+    write_served_model(stack, {PACKAGE_KEY: package_arn}, root)
+    on_progress(f"stack file: {PACKAGE_KEY} = {package_arn}")
+    try:
+        url = _apply_and_check(stack, handle, package.model_data_url, root, capture_flush_seconds)
+    except Exception as exc:
+        on_progress(f"health check failed ({exc}); restoring the previous model")
+        write_served_model(stack, previous, root)
+        _apply(stack, handle, root)
+        raise DeploymentFailed(
+            f"deploying {package_arn} to {stack!r} failed: {exc}. Rolled back: the stack file "
+            f"and endpoint serve {previous.get(PACKAGE_KEY) or previous or 'no model'} again"
+        ) from exc
+    return DeployResult(stack, package_arn, previous, handle.outputs.endpoint_name, url)
+
+
+def _apply(stack: str, handle: StackHandle, root: Path | None) -> None:
+    if handle.is_sandbox:
+        from infra.sandbox import sandbox
+
+        state = sandbox.status(stack, root)
+        sandbox.up(stack, root=root, endpoint=state.external_url or None)
+    else:
+        from infra.config import repo_root
+        from infra.sandbox import automation
+
+        automation.up(stack, root or repo_root())
+
+
+def _apply_and_check(
+    stack: str, handle: StackHandle, model_data_url: str, root: Path | None, flush: float
+) -> str | None:
+    _apply(stack, handle, root)
+    fresh = open_stack(stack, root)
+    status = fresh.client("sagemaker").describe_endpoint(EndpointName=fresh.outputs.endpoint_name)[
+        "EndpointStatus"
+    ]
+    if status != "InService":
+        raise RuntimeError(f"endpoint {fresh.outputs.endpoint_name} is {status}")
+    if not fresh.is_sandbox:
+        return None
+    # The emulator cannot run containers: the model serves locally, and its /ping is the
+    # health check. A failed start leaves the previous local server answering.
+    from ml.serve.local import start_local_endpoint
+
+    endpoint = start_local_endpoint(
+        fresh,
+        model_data_url,
+        state_dir=serving_dir(stack, root),
+        capture_flush_seconds=flush,
+    )
+    return endpoint.url
+
+
+def stop_serving(stack: str, root: Path | None = None) -> bool:
+    """Stop a sandbox stack's local endpoint (what `sandbox down` calls)."""
+    from ml.serve.local import stop_local_endpoint
+
+    return stop_local_endpoint(serving_dir(stack, root))
