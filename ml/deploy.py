@@ -87,7 +87,7 @@ def deploy(
     on_progress: Callable[[str], None] = log.info,
 ) -> DeployResult:
     """Serve `package_arn` on the stack; roll back to the previous model when it fails."""
-    from ml.registry import ApprovalStatus, UnknownModelPackage, describe
+    from ml.registry import ApprovalStatus, UnknownModelPackage, describe, reject
 
     handle = open_stack(stack, root)
     try:
@@ -108,9 +108,13 @@ def deploy(
         on_progress(f"health check failed ({exc}); restoring the previous model")
         write_served_model(stack, previous, root)
         _apply(stack, handle, root)
+        # A package that failed its health check must not become the champion the next
+        # evaluation compares against: the registry records why it was turned down.
+        reject(handle, package_arn, note=f"deployment health check failed: {exc}"[:1000])
         raise DeploymentFailed(
             f"deploying {package_arn} to {stack!r} failed: {exc}. Rolled back: the stack file "
-            f"and endpoint serve {previous.get(PACKAGE_KEY) or previous or 'no model'} again"
+            f"and endpoint serve {previous.get(PACKAGE_KEY) or previous or 'no model'} again, "
+            "and the package is marked Rejected in the registry"
         ) from exc
     return DeployResult(stack, package_arn, previous, handle.outputs.endpoint_name, url)
 

@@ -1,0 +1,168 @@
+"""The ML lifecycle end to end on the emulator: the demo's flow with each stage's effect
+asserted, a deployment whose health check fails (rolled back, the old model answers), and
+a model below the gate (never registered)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from infra.sandbox import sandbox
+from infra.sandbox.emulator import Emulator
+from ml.data.reference import make_churn
+from ml.demo import DemoSummary, prepare_project, run_demo
+from ml.deploy import PACKAGE_KEY, DeploymentFailed, deploy, serving_dir, stop_serving
+from ml.pipeline import GateFailed, run_pipeline
+from ml.registry import list_packages, register
+from ml.serve.local import attach
+from ml.stack import open_stack
+from tests.integration.conftest import REPO, clean_emulator, emulator  # noqa: F401
+
+pytestmark = [pytest.mark.emulator, pytest.mark.xdist_group("ml-lifecycle")]
+
+
+@pytest.fixture(scope="module")
+def demo(
+    emulator: Emulator,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DemoSummary]:
+    """The demo run once, kept up so its effects can be inspected, then torn down."""
+    emulator.reset()
+    root = tmp_path_factory.mktemp("demo") / "project"
+    summary = run_demo(source=REPO, root=root, endpoint=emulator.url, keep=True, rows=3000)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLOPS_PROJECT_DIR", str(root))
+        yield summary
+        stop_serving("local", root)
+        sandbox.down("local", root=root, keep_emulator=True)
+
+
+def test_demo_pushes_two_dataset_versions(demo: DemoSummary) -> None:
+    handle = open_stack("local", demo.root)
+    assert len(demo.dataset_versions) == 2 and len(set(demo.dataset_versions)) == 2
+    versions = handle.client("s3").list_object_versions(
+        Bucket=handle.outputs.datasets_bucket, Prefix="datasets/churn/"
+    )["Versions"]
+    assert len(versions) == 2
+
+
+def test_demo_registers_packages_with_lineage(demo: DemoSummary) -> None:
+    handle = open_stack("local", demo.root)
+    packages = {p.arn: p for p in list_packages(handle)}
+    assert set(packages) == {demo.first_package, demo.second_package}
+    second = packages[demo.second_package]
+    assert second.lineage is not None
+    assert second.lineage.dataset.name == "churn"
+    assert f"churn@{second.lineage.dataset.version}" == demo.dataset_versions[1]
+    assert second.lineage.git_commit and second.lineage.training_job.startswith(
+        "mlops-platform-local-train-"
+    )
+    assert second.metrics["auc"] >= packages[demo.first_package].metrics["auc"] - 0.2
+
+
+def test_demo_endpoint_serves_the_second_model(demo: DemoSummary) -> None:
+    handle = open_stack("local", demo.root)
+    sm = handle.client("sagemaker")
+    endpoint = sm.describe_endpoint(EndpointName=handle.outputs.endpoint_name)
+    assert endpoint["EndpointStatus"] == "InService"
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    assert model["PrimaryContainer"]["ModelPackageName"] == demo.second_package
+    stack_file = yaml.safe_load((demo.root / "stacks" / "Pulumi.local.yaml").read_text())
+    assert stack_file["config"][PACKAGE_KEY] == demo.second_package
+    local = attach(serving_dir("local", demo.root))
+    assert local is not None and local.healthy()
+    assert local.model_data_url.endswith("model.tar.gz")
+
+
+def test_demo_captures_traffic_detects_drift_and_queues_one_request(demo: DemoSummary) -> None:
+    handle = open_stack("local", demo.root)
+    captured = handle.client("s3").list_objects_v2(
+        Bucket=handle.outputs.capture_bucket, Prefix=handle.outputs.endpoint_name
+    )
+    assert captured.get("KeyCount", 0) > 0
+    assert demo.requests_sent == 800
+    assert demo.feature_drift is not None and demo.feature_drift > demo.drift_threshold
+    assert demo.drifted_features
+    assert demo.retraining_requests == 1, "the second monitoring run was deduplicated"
+    assert demo.report is not None and demo.report.is_file()
+    assert demo.second_package != demo.first_package
+
+
+def test_a_failing_deployment_is_rolled_back(demo: DemoSummary) -> None:
+    handle = open_stack("local", demo.root)
+    before = attach(serving_dir("local", demo.root))
+    assert before is not None
+    broken = _broken_artifact(handle)
+    package = register(
+        handle,
+        model_data_url=broken,
+        image_uri=f"{handle.outputs.ecr_repository_url}:latest",
+        metrics={"auc": 0.99},
+        dataset_ref=demo.dataset_versions[-1],
+        git_commit="0" * 40,
+        training_job="broken",
+    )
+    with pytest.raises(DeploymentFailed, match="Rolled back"):
+        deploy("local", package.arn, root=demo.root)
+    stack_file = yaml.safe_load((demo.root / "stacks" / "Pulumi.local.yaml").read_text())
+    assert stack_file["config"][PACKAGE_KEY] == demo.second_package
+    from ml.registry import ApprovalStatus, describe
+
+    assert describe(handle, package.arn).status is ApprovalStatus.REJECTED
+    after = attach(serving_dir("local", demo.root))
+    assert after is not None and after.pid == before.pid, "the previous server still serves"
+    row = make_churn(1, seed=9).drop(columns=["churned", "customer_id"], errors="ignore")
+    body = json.dumps({"instances": json.loads(row.to_json(orient="records"))}).encode()
+    request = urllib.request.Request(
+        f"{after.url}/invocations", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        assert 0.0 <= json.loads(response.read())["predictions"][0] <= 1.0
+
+
+def test_a_model_below_the_gate_is_never_registered(demo: DemoSummary, tmp_path: Path) -> None:
+    handle = open_stack("local", demo.root)
+    before = {p.arn for p in list_packages(handle)}
+    noise = make_churn(1500, seed=11)
+    rng = np.random.default_rng(0)
+    noise["churned"] = rng.permutation(noise["churned"].to_numpy())  # labels carry no signal
+    path = tmp_path / "noise.csv"
+    noise.to_csv(path, index=False)
+    with pytest.raises(GateFailed, match="FAILED"):
+        run_pipeline("local", data=path, dataset="churn", root=demo.root)
+    assert {p.arn for p in list_packages(handle)} == before
+
+
+def _broken_artifact(handle: object) -> str:
+    """A model.tar.gz whose model cannot be loaded: the server's /ping never turns 200."""
+    outputs = handle.outputs  # type: ignore[attr-defined]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in (("model.joblib", b"not a model"), ("model_card.json", b"{}")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    key = "training/broken/output/model.tar.gz"
+    handle.client("s3").put_object(  # type: ignore[attr-defined]
+        Bucket=outputs.models_bucket,
+        Key=key,
+        Body=buffer.getvalue(),
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=outputs.data_kms_key_arn,
+    )
+    return f"s3://{outputs.models_bucket}/{key}"
+
+
+def test_prepare_project_copies_only_what_the_demo_edits(tmp_path: Path) -> None:
+    root = prepare_project(REPO, tmp_path / "p")
+    assert (root / "Pulumi.yaml").is_file()
+    assert [p.name for p in (root / "stacks").iterdir()] == ["Pulumi.local.yaml"]
