@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/mlops plan --stack local
+	$(BIN)/mlops demo
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
