@@ -200,14 +200,14 @@ class _Demo:
         from ml.data import push
         from ml.data.reference import CHURN_SCHEMA, make_churn
         from ml.registry import champion
-        from ml.retrain import consume
+        from ml.retrain import consume, default_pipeline
 
         path = self.data_dir / "churn-v2.csv"
         make_churn(self.rows, seed=4, drift=1.0).to_csv(path, index=False)
         version = push(self.handle, path, "churn", CHURN_SCHEMA)
         self.summary.dataset_versions.append(f"{version.dataset}@{version.version}")
-        pipeline = _retrain_with_fast_flush(self.root)
-        consumed = consume(self.handle, pipeline, max_messages=5, wait_seconds=1)
+        # The same pipeline `mlops retrain --consume` runs: ml.pipeline.run_retraining.
+        consumed = consume(self.handle, default_pipeline(), max_messages=5, wait_seconds=1)
         current = champion(self.handle)
         self.summary.second_package = current.arn if current else ""
         handled = consumed.count("succeeded")
@@ -233,15 +233,6 @@ def _stages(
         seconds = round(time.monotonic() - started, 1)
         summary.stages.append((name, text, seconds))
         on_stage(name, f"{text} ({seconds} s)")
-
-
-def _retrain_with_fast_flush(root: Path) -> Callable[[Any, Any], None]:
-    def pipeline(request: Any, handle: Any) -> None:
-        from ml.pipeline import run_pipeline
-
-        run_pipeline(STACK, root=root, capture_flush_seconds=1.0)
-
-    return pipeline
 
 
 def _send(url: str, frame: Any, batch: int = 50) -> int:

@@ -115,6 +115,12 @@ def run_pipeline(
     """Run (or resume) the pipeline on `stack`; returns the run with every step's result."""
     if resume:
         run = load_run(stack, resume, root)
+        # Resuming re-decides what is left: e.g. a package approved since the run stopped
+        # at "awaiting-approval" is deployed now (deploy refuses one still pending).
+        run.status = "running"
+        evaluated = run.steps.get("evaluate")
+        if evaluated is not None and not evaluated["passed"]:
+            raise GateFailed(evaluated["report"])  # a rejected candidate stays rejected
     else:
         if data is not None and not Path(data).is_file():
             raise PipelineInputError(f"data file {data} does not exist")

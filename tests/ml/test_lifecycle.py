@@ -129,6 +129,16 @@ def test_a_failing_deployment_is_rolled_back(demo: DemoSummary) -> None:
         assert 0.0 <= json.loads(response.read())["predictions"][0] <= 1.0
 
 
+def test_a_pipeline_run_resumes_where_it_stopped(demo: DemoSummary) -> None:
+    first = run_pipeline("local", root=demo.root, deploy=False)
+    assert first.status == "passed" and "deploy" not in first.steps
+    resumed = run_pipeline("local", root=demo.root, resume=first.run_id)
+    assert resumed.run_id == first.run_id and resumed.status == "deployed"
+    for step in ("data", "train", "evaluate", "register"):
+        assert resumed.steps[step] == first.steps[step], f"{step} ran again"
+    assert resumed.steps["deploy"]["package"] == first.steps["register"]["package"]
+
+
 def test_a_model_below_the_gate_is_never_registered(demo: DemoSummary, tmp_path: Path) -> None:
     handle = open_stack("local", demo.root)
     before = {p.arn for p in list_packages(handle)}
