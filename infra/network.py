@@ -5,10 +5,11 @@ Secure by default: private subnets only, no internet gateway and no NAT when `is
 anywhere but the VPC, the default security group stripped of its rules (CIS AWS 5.4),
 and flow logs of all traffic to an encrypted log group.
 
-`isolated=False` adds an egress-only internet path (one public /28 with a NAT gateway,
-reached through an internet gateway); nothing in the VPC gets a public address or
-accepts traffic from the internet. One NAT gateway, not one per AZ: it is a convenience
-path for package downloads, and egress stops if its AZ fails; isolated stays the default.
+`isolated=False` adds an egress-only internet path (a public subnet, the VPC's last /28,
+with a NAT gateway reached through an internet gateway); nothing in the VPC gets a
+public address or accepts traffic from the internet. One NAT gateway, not one per AZ: it
+is a convenience path for package downloads, and egress stops if its AZ fails; isolated
+stays the default.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ INTERFACE_ENDPOINT_SERVICES = (
     "monitoring",
 )
 SMALLEST_SUBNET_PREFIX = 28  # AWS rejects subnets smaller than /28
+# networkAzCount's range (StackConfig: 1..6). The NAT subnet sits where no private subnet
+# of any of these counts can go, so changing the count never collides with it.
+AZ_COUNTS = range(1, 7)
 HTTPS = 443
 SERVING_PORT = 8080  # SageMaker serving containers listen on 8080
 ANYWHERE = "0.0.0.0/0"
@@ -79,15 +83,61 @@ class SubnetLayout:
     public: str
 
 
+def private_subnets(cidr: str, az_count: int) -> tuple[str, ...]:
+    """The first `az_count` of `split_cidr(cidr, az_count + 1)`: the block is cut into
+    2**bit_length(az_count) equal parts (2, 4 or 8 for 1, 2..3, 4..6 AZs), so at least the
+    last part is never private.
+
+    Deployed stacks hold these CIDRs: changing this function replaces private subnets.
+    Within one of those size classes adding an AZ keeps the existing subnets; crossing
+    one (1 -> 2, 3 -> 4) re-cuts them all."""
+    return tuple(split_cidr(cidr, az_count + 1)[:az_count])
+
+
+def nat_subnet(cidr: str) -> str:
+    """The last /28 of `cidr`, home of the NAT gateway when the VPC is not isolated."""
+    network = ipaddress.IPv4Network(cidr, strict=True)
+    if network.prefixlen > SMALLEST_SUBNET_PREFIX:
+        raise ValueError(f"{cidr} is smaller than a /{SMALLEST_SUBNET_PREFIX} subnet")
+    size = 2 ** (32 - SMALLEST_SUBNET_PREFIX)
+    return str(
+        ipaddress.IPv4Network((int(network.broadcast_address) + 1 - size, SMALLEST_SUBNET_PREFIX))
+    )
+
+
 def subnet_layout(cidr: str, az_count: int) -> SubnetLayout:
-    """Private subnets are the first `az_count` of `az_count + 1` equal blocks; the
-    first /28 of the block after them is reserved for the NAT subnet. The private
-    layout does not depend on `isolated`, so turning the NAT on or off never moves
-    (replaces) a private subnet."""
-    blocks = split_cidr(cidr, az_count + 1)
-    reserve = ipaddress.IPv4Network(blocks[az_count])
-    public = next(reserve.subnets(new_prefix=SMALLEST_SUBNET_PREFIX), reserve)
-    return SubnetLayout(tuple(blocks[:az_count]), str(public))
+    """Private subnets as `private_subnets`; the NAT subnet is the last /28 of the VPC.
+
+    The public subnet's place depends only on `cidr`, never on `az_count`: a private
+    subnet added when the AZ count grows is created before anything old is removed, and
+    AWS rejects a subnet that overlaps an existing one. For every AZ count in `AZ_COUNTS`
+    (and `az_count` itself) the private subnets end before the last of the
+    2**bit_length(count) parts, which holds the last /28 (parts are at least /28), so the
+    NAT subnet never overlaps one; this is checked here and fails with the fix if not.
+    The private layout does not depend on `isolated` either, so turning the NAT on or off
+    never moves (replaces) a private subnet.
+
+    Until this layout, the NAT subnet was the first /28 of the part after the private
+    subnets: moving it replaces the public subnet and so the NAT gateway, once, in stacks
+    with `isolated=False` (the Elastic IP, hence the egress address, stays). Deploy that
+    move with the AZ count unchanged, and change the count in a later update: in the same
+    update, a new private subnet would overlap the old NAT subnet, not yet deleted.
+    """
+    private = private_subnets(cidr, az_count)
+    public = ipaddress.IPv4Network(nat_subnet(cidr))
+    for count in sorted({az_count, *AZ_COUNTS}):
+        try:
+            layout = private if count == az_count else private_subnets(cidr, count)
+        except ValueError:
+            continue  # this many AZs do not fit in `cidr` at all, so never deployed
+        clash = [p for p in layout if ipaddress.IPv4Network(p).overlaps(public)]
+        if clash:
+            raise ValueError(
+                f"cannot place the NAT subnet of {cidr} at {public}: private subnet "
+                f"{', '.join(clash)} of a {count}-AZ layout overlaps it, so changing "
+                "networkAzCount would collide with it; use a larger CIDR block"
+            )
+    return SubnetLayout(private, str(public))
 
 
 def interface_service_names(region: str) -> dict[str, str]:
@@ -513,8 +563,15 @@ class Network(pulumi.ComponentResource):
             allocation_id=address.allocation_id,
             subnet_id=public.id,
             tags=tags("nat"),
-            # AWS needs the internet gateway attached before the NAT gateway works.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # AWS needs the internet gateway attached before the NAT gateway works.
+                depends_on=[gateway],
+                # An Elastic IP belongs to one NAT gateway at a time, so a replacement
+                # (e.g. its subnet moved) created before the old one is deleted fails
+                # (pulumi-aws#1483). Egress pauses during the swap; the address is kept.
+                delete_before_replace=True,
+            ),
         )
         for index, table in enumerate(private_tables):
             aws.ec2.Route(

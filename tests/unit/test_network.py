@@ -13,10 +13,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from infra.config import NetworkConfig
 from infra.iam import wildcard_actions
 from infra.naming import FLOW_LOGS_ROLE, role_name
 from infra.network import (
     ANYWHERE,
+    AZ_COUNTS,
     INTERFACE_ENDPOINT_SERVICES,
     LOG_RETENTION_DAYS,
     SMALLEST_SUBNET_PREFIX,
@@ -27,7 +29,9 @@ from infra.network import (
     flow_logs_delivery_policy,
     flow_logs_trust_policy,
     interface_service_names,
+    nat_subnet,
     pick_zone,
+    private_subnets,
     s3_endpoint_policy,
     split_cidr,
     subnet_layout,
@@ -59,16 +63,21 @@ INTERNET_PATH = (
 
 
 @st.composite
-def vpc_and_count(draw: st.DrawFn) -> tuple[str, int]:
-    """A private VPC block of /16../24 (what StackConfig allows) and a subnet count that
-    still leaves subnets of at least /28."""
+def vpc_block(draw: st.DrawFn) -> ipaddress.IPv4Network:
+    """A private VPC block of /16../24 (what StackConfig allows)."""
     base = draw(st.sampled_from(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]))
     parent = ipaddress.IPv4Network(base)
     prefix = draw(st.integers(max(16, parent.prefixlen), 24))
     index = draw(st.integers(0, 2 ** (prefix - parent.prefixlen) - 1))
-    network = ipaddress.IPv4Network(
-        (int(parent.network_address) + index * 2 ** (32 - prefix), prefix)
-    )
+    return ipaddress.IPv4Network((int(parent.network_address) + index * 2 ** (32 - prefix), prefix))
+
+
+@st.composite
+def vpc_and_count(draw: st.DrawFn) -> tuple[str, int]:
+    """A VPC block of `vpc_block` and a subnet count that still leaves subnets of at
+    least /28."""
+    network = draw(vpc_block())
+    prefix = network.prefixlen
     max_bits = SMALLEST_SUBNET_PREFIX - prefix
     count = draw(st.integers(1, min(64, 2**max_bits)))
     return str(network), count
@@ -136,17 +145,109 @@ def test_layout_public_nat_subnet_is_small_and_apart(case: tuple[str, int]) -> N
     private = [ipaddress.IPv4Network(s) for s in layout.private]
     assert len(private) == az_count
     assert public.subnet_of(vpc)
-    assert public.prefixlen >= SMALLEST_SUBNET_PREFIX - 1
+    assert public.prefixlen == SMALLEST_SUBNET_PREFIX
     assert not any(public.overlaps(p) for p in private)
     for a, b in itertools.combinations(private, 2):
         assert not a.overlaps(b)
 
 
 def test_layout_for_the_largest_config() -> None:
-    # /24 with 6 AZs (StackConfig's extremes): 8 blocks of /27, NAT in a /28.
+    # /24 with 6 AZs (StackConfig's extremes): 8 blocks of /27, NAT in the last /28.
     layout = subnet_layout("10.1.2.0/24", 6)
     assert layout.private[0] == "10.1.2.0/27"
-    assert layout.public == "10.1.2.192/28"
+    assert layout.public == "10.1.2.240/28"
+
+
+@given(
+    vpc_block(),
+    st.integers(min(AZ_COUNTS), max(AZ_COUNTS)),
+    st.integers(min(AZ_COUNTS), max(AZ_COUNTS)),
+)
+def test_layout_public_subnet_is_stable_across_az_counts(
+    vpc: ipaddress.IPv4Network, az_count_a: int, az_count_b: int
+) -> None:
+    """Changing the AZ count from a to b: the new private subnets are created while the
+    NAT subnet still exists, so none may overlap it, and it must not move."""
+    a, b = subnet_layout(str(vpc), az_count_a), subnet_layout(str(vpc), az_count_b)
+    assert a.public == b.public == nat_subnet(str(vpc))
+    public = ipaddress.IPv4Network(a.public)
+    assert public.subnet_of(vpc)
+    assert public.prefixlen == SMALLEST_SUBNET_PREFIX
+    for private in a.private + b.private:
+        assert not public.overlaps(ipaddress.IPv4Network(private)), private
+    # Private subnets of a that b still has keep their CIDR, within a size class (1,
+    # 2..3, 4..6 AZs: the VPC cut in 2, 4 or 8). Crossing a class re-cuts every private
+    # subnet; that was so before the NAT subnet moved and is pinned by the test below.
+    if az_count_a.bit_length() == az_count_b.bit_length():
+        kept = min(az_count_a, az_count_b)
+        assert b.private[:kept] == a.private[:kept]
+
+
+@pytest.mark.parametrize("prefix", range(16, 25))
+@pytest.mark.parametrize("az_count", AZ_COUNTS)
+def test_layout_last_28_is_never_private_exhaustively(prefix: int, az_count: int) -> None:
+    """The claim the layout rests on, for every allowed prefix and AZ count: private
+    subnets are the first az_count of 2**bit_length(az_count) equal parts, so they end
+    at 3/4 of the VPC at most and the last /28 stays free."""
+    vpc = ipaddress.IPv4Network(f"10.0.0.0/{prefix}")
+    private = [ipaddress.IPv4Network(p) for p in private_subnets(str(vpc), az_count)]
+    last = ipaddress.IPv4Network((int(vpc.broadcast_address) - 15, SMALLEST_SUBNET_PREFIX))
+    assert not any(p.overlaps(last) for p in private)
+    assert (
+        int(private[-1].broadcast_address) < int(vpc.network_address) + vpc.num_addresses * 3 // 4
+    )
+    assert subnet_layout(str(vpc), az_count).public == str(last)
+
+
+@pytest.mark.parametrize(
+    ("az_count", "private"),
+    [
+        (1, ("10.40.0.0/17",)),
+        (2, ("10.40.0.0/18", "10.40.64.0/18")),
+        (3, ("10.40.0.0/18", "10.40.64.0/18", "10.40.128.0/18")),
+        (4, ("10.40.0.0/19", "10.40.32.0/19", "10.40.64.0/19", "10.40.96.0/19")),
+        (6, tuple(f"10.40.{32 * i}.0/19" for i in range(6))),
+    ],
+)
+def test_layout_private_subnets_are_pinned(az_count: int, private: tuple[str, ...]) -> None:
+    # Deployed stacks hold these: a change here replaces their private subnets.
+    layout = subnet_layout("10.40.0.0/16", az_count)
+    assert layout.private == private
+    assert layout.public == "10.40.255.240/28"
+
+
+def test_az_counts_match_stack_config() -> None:
+    # The NAT subnet is checked against every count StackConfig accepts.
+    for count in AZ_COUNTS:
+        NetworkConfig(az_count=count)
+    for count in (min(AZ_COUNTS) - 1, max(AZ_COUNTS) + 1):
+        with pytest.raises(ValueError):
+            NetworkConfig(az_count=count)
+
+
+def test_layout_refuses_a_nat_subnet_a_private_subnet_could_take(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Unreachable with split_cidr as it is (see the tests above); should a split ever
+    # reach the last /28, the guard must refuse and name the problem.
+    def fill_from_the_end(cidr: str, count: int) -> list[str]:
+        quarters = [str(n) for n in ipaddress.IPv4Network(cidr).subnets(prefixlen_diff=2)]
+        return quarters[::-1][:count]
+
+    monkeypatch.setattr("infra.network.split_cidr", fill_from_the_end)
+    with pytest.raises(
+        ValueError,
+        match=r"NAT subnet of 10\.0\.0\.0/16 at 10\.0\.255\.240/28: private subnet "
+        r"10\.0\.192\.0/18 of a 1-AZ layout .*larger CIDR",
+    ):
+        subnet_layout("10.0.0.0/16", 1)
+
+
+def test_nat_subnet_is_the_last_28() -> None:
+    assert nat_subnet("10.42.0.0/16") == "10.42.255.240/28"
+    assert nat_subnet("192.168.7.0/24") == "192.168.7.240/28"
+    with pytest.raises(ValueError):
+        nat_subnet("10.0.0.0/29")
 
 
 def test_retention_must_be_one_cloudwatch_accepts() -> None:
@@ -303,8 +404,9 @@ def test_everything_is_parented_and_tagged(preview: bool) -> None:
 @pytest.mark.parametrize("az_count", [2, 3])
 def test_one_private_subnet_and_route_table_per_az(preview: bool, az_count: int) -> None:
     plan = plan_network(make_args(az_count=az_count), preview)
-    subnets = plan.by_type(SUBNET)
-    assert len(subnets) == az_count
+    assert len(plan.by_type(SUBNET)) == az_count
+    # By name, not registration order: subnets register once their AZ resolves.
+    subnets = [plan.get(f"net-private-subnet-{i}") for i in range(az_count)]
     assert [s.inputs["availabilityZone"] for s in subnets] == ZONES[:az_count]
     assert [s.inputs["cidrBlock"] for s in subnets] == list(subnet_layout(CIDR, az_count).private)
     assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
@@ -368,6 +470,44 @@ def test_not_isolated_adds_egress_only_nat(preview: bool) -> None:
         if ANYWHERE in r.get("cidrBlocks", [])
     ]  # fmt: skip
     assert [(r["protocol"], r["fromPort"], r["toPort"]) for r in https_out] == [("tcp", 443, 443)]
+
+
+@BOTH_MODES
+def test_nat_subnet_does_not_move_when_az_count_grows(preview: bool) -> None:
+    before = plan_network(make_args(isolated=False, az_count=2), preview)
+    after = plan_network(make_args(isolated=False, az_count=3), preview)
+    public = {plan.get("net-public-subnet").inputs["cidrBlock"] for plan in (before, after)}
+    assert public == {"10.42.255.240/28"}
+    nat = ipaddress.IPv4Network(public.pop())
+    for plan in (before, after):
+        for subnet in plan.by_type(SUBNET):
+            if subnet.name != "net-public-subnet":
+                assert not nat.overlaps(ipaddress.IPv4Network(subnet.inputs["cidrBlock"]))
+    for index in range(2):
+        name = f"net-private-subnet-{index}"
+        assert after.get(name).inputs["cidrBlock"] == before.get(name).inputs["cidrBlock"]
+
+
+def test_nat_gateway_is_deleted_before_it_is_replaced() -> None:
+    # Its Elastic IP cannot be on two NAT gateways, so create-before-delete would fail.
+    options: dict[str, pulumi.ResourceOptions] = {}
+
+    def record(args: pulumi.ResourceTransformationArgs) -> None:
+        options[args.name] = args.opts
+
+    def program() -> None:
+        Network("net", make_args(isolated=False), pulumi.ResourceOptions(transformations=[record]))
+
+    run_program(
+        program,
+        project="mlops-platform",
+        stack="test",
+        config={"aws:region": REGION},
+        preview=False,
+        mocks=NetworkMocks(region=REGION, preview=False),
+    )
+    assert options["net-nat"].delete_before_replace is True
+    assert not options["net-public-subnet"].delete_before_replace
 
 
 @BOTH_MODES
