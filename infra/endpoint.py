@@ -28,11 +28,13 @@ Known limits (AWS and the provider, not this code)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -298,6 +300,12 @@ def scaling_resource_id(name: str, variant: str = VARIANT_NAME) -> str:
     return f"endpoint/{name}/variant/{variant}"
 
 
+def versioned_name(prefix: str, role: str, values: Sequence[Any]) -> str:
+    """`<prefix>-<role>-<10 hex>`: stable for the same values, new when any changes."""
+    digest = hashlib.sha256(json.dumps(list(values), sort_keys=True, default=str).encode())
+    return physical_name(prefix, f"{role}-{digest.hexdigest()[:10]}")
+
+
 # ---------------------------------------------------------------------------- component
 
 
@@ -322,10 +330,22 @@ class ServingEndpoint(pulumi.ComponentResource):
         # to them, and the old ones are deleted only after it has.
         replaceable = pulumi.ResourceOptions(parent=self, delete_before_replace=False)
 
+        container = self._container(args)
         model = aws.sagemaker.Model(
             f"{name}-model",
+            # Named `<prefix>-model-<hash of what it runs>`: the prefix keeps it inside what
+            # the deploy role may manage, and a new model gets a new name, so it is created
+            # while the endpoint still serves the old one (create-before-delete).
+            name=pulumi.Output.all(
+                args.role_arn,
+                container.model_package_name,
+                container.image,
+                container.model_data_url,
+                args.subnet_ids,
+                args.security_group_ids,
+            ).apply(lambda values: versioned_name(args.prefix, "model", values)),
             execution_role_arn=args.role_arn,
-            primary_container=self._container(args),
+            primary_container=container,
             # The container gets no network access at all: it cannot exfiltrate requests or
             # fetch code at run time (SageMaker itself downloads the model data).
             enable_network_isolation=True,
@@ -345,8 +365,10 @@ class ServingEndpoint(pulumi.ComponentResource):
         )
         config = aws.sagemaker.EndpointConfiguration(
             f"{name}-config",
-            # No name: a new model means a new config, created while the endpoint still
-            # uses the old one, so the two must not share a name.
+            # A prefix, not a name: a new model means a new config, created while the
+            # endpoint still uses the old one, so the two must not share a name; the prefix
+            # keeps it inside what the deploy role may manage.
+            name_prefix=f"{physical_name(args.prefix, 'config', max_length=40)}-",
             production_variants=[
                 aws.sagemaker.EndpointConfigurationProductionVariantArgs(
                     variant_name=VARIANT_NAME,

@@ -152,10 +152,36 @@ def _base_statements(
 def data_key_policy(
     *, account_id: str, region: str, user_role_arns: Sequence[str]
 ) -> dict[str, Any]:
-    """Key policy of the data key: account administers, the named roles use it."""
+    """Key policy of the data key: account administers, the named roles use it, and
+    principals of the account may use it only through S3 in the stack's region.
+
+    The last statement is what lets people and CI jobs whose IAM policies allow them the
+    stack's buckets read and write encrypted objects (`mlops data push`, monitoring): KMS
+    then defers to IAM, but only for calls S3 makes on their behalf, never directly.
+    """
+    partition, dns = aws_partition(region)
+    through_s3 = {
+        "Sid": "AccountPrincipalsThroughS3",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+        "Action": [
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:DescribeKey",
+        ],
+        "Resource": "*",  # in a key policy "*" means this key
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": f"s3.{region}.{dns}",
+                "kms:CallerAccount": account_id,
+            }
+        },
+    }
     return {
         "Version": "2012-10-17",
-        "Statement": _base_statements(account_id, region, user_role_arns),
+        "Statement": [*_base_statements(account_id, region, user_role_arns), through_s3],
     }
 
 

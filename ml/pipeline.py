@@ -304,4 +304,7 @@ def run_retraining(request: Any, handle: StackHandle) -> None:
         return
     recorded = getattr(request, "dataset_version", None) or ""
     dataset = recorded.split("@")[0] if "@" in recorded else DEFAULT_DATASET
-    run_pipeline(handle.outputs.stack, dataset=dataset)
+    # A sandbox promotes in place. On a real stack the served model is a reviewed change to
+    # the stack file (a pull request setting endpointModelPackageArn, then deploy.yml), so
+    # retraining stops at the registry instead of running `pulumi up` from a job.
+    run_pipeline(handle.outputs.stack, dataset=dataset, deploy=handle.is_sandbox)

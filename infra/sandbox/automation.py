@@ -78,19 +78,31 @@ def _project_stack(stack: str, root: Path) -> Any:
     return auto.create_or_select_stack(stack_name=stack, work_dir=str(root))
 
 
+class PolicyConfigMissing(FileNotFoundError):
+    def __init__(self, path: Path, stack: str) -> None:
+        super().__init__(
+            f"{path} does not exist, so stack {stack!r} would run without its policy levels. "
+            "Fix: python -m infra.policy_config (generates it from the stack file)"
+        )
+
+
+def _policy_args(stack: str, root: Path) -> dict[str, Any]:
+    """The pack and the stack's config: every preview and up enforces the policies."""
+    config = root / "policies" / "config" / f"{stack}.json"
+    if not config.is_file():
+        raise PolicyConfigMissing(config, stack)
+    return {"policy_packs": [str(root / "policies")], "policy_pack_configs": [str(config)]}
+
+
 def up(stack: str, root: Path, on_output: Callable[[str], None] = print) -> Mapping[str, Any]:
-    result = _project_stack(stack, root).up(on_output=on_output)
+    pulumi_stack = _project_stack(stack, root)
+    result = pulumi_stack.up(on_output=on_output, **_policy_args(stack, root))
     return {key: item.value for key, item in result.outputs.items()}
 
 
 def preview(stack: str, root: Path, on_output: Callable[[str], None] = print) -> str:
-    policy = root / "policies"
-    config = root / "policies" / "config" / f"{stack}.json"
-    result = _project_stack(stack, root).preview(
-        on_output=on_output,
-        policy_packs=[str(policy)],
-        policy_pack_configs=[str(config)] if config.is_file() else None,
-    )
+    pulumi_stack = _project_stack(stack, root)
+    result = pulumi_stack.preview(on_output=on_output, **_policy_args(stack, root))
     return str(result.stdout)
 
 

@@ -182,7 +182,7 @@ class SandboxMocks:
                 self._put(record)
                 self._note("update", record)
                 return prev.id, {**record.inputs, **outputs}
-            if handler.fixed_name(record.inputs):
+            if _same_name(handler, prev.inputs, record.inputs):
                 # Same physical name: the old one must go first (deleteBeforeReplace).
                 self._delete(handler, ctx, prev)
             else:
@@ -258,6 +258,14 @@ class SandboxMocks:
     def _note(self, action: str, record: ResourceRecord) -> None:
         with self._lock:
             self.report.changes.append(Change(action, record.urn, record.type, record.name))
+
+
+def _same_name(handler: Handler, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether a replacement keeps the physical name (so both cannot exist at once)."""
+    return any(
+        isinstance(new.get(key), str) and new.get(key) and new.get(key) == old.get(key)
+        for key in handler.name_keys
+    )
 
 
 def _orphan(handler: Handler, ctx: Context, record: ResourceRecord) -> str | None:

@@ -246,7 +246,8 @@ def test_model_is_isolated_and_serves_the_image_with_its_data(preview: bool) -> 
         "image": f"{REPO}:serving-1.4.2",
         "modelDataUrl": "s3://models-bucket/churn/v3/model.tar.gz",
     }
-    assert "name" not in model  # auto-named: a new model never collides with the old one
+    # `<prefix>-model-<hash>`: inside the deploy role's scope, and new for a new model
+    assert model["name"].startswith(f"{PREFIX}-model-")
 
 
 @MODES
@@ -275,15 +276,16 @@ def test_config_is_auto_named_encrypted_and_serves_the_model(preview: bool) -> N
         _args(min_instances=2, max_instances=4, instance_type="ml.c5.xlarge"), preview=preview
     )
     config, model = _one(plan, CONFIG_T), _one(plan, MODEL_T)
-    assert "name" not in config.inputs and "namePrefix" not in config.inputs
+    # a prefix, not a name: the provider makes each new configuration's name unique
+    assert "name" not in config.inputs
+    assert config.inputs["namePrefix"] == f"{PREFIX}-config-"
     assert config.inputs["kmsKeyArn"] == KEY
     (variant,) = config.inputs["productionVariants"]
     assert variant["variantName"] == VARIANT_NAME
     assert variant["initialInstanceCount"] == 2
     assert variant["instanceType"] == "ml.c5.xlarge"
     assert config.property_dependencies["productionVariants"] == (model.urn,)
-    expected = UNKNOWN if preview else model.outputs["name"]
-    assert variant["modelName"] == expected
+    assert variant["modelName"] == model.inputs["name"]  # known even in preview
 
 
 def test_local_storage_instances_get_no_volume_key() -> None:
@@ -465,7 +467,8 @@ def test_outputs_in_preview() -> None:
     assert outputs["capture_path"] == f"s3://capture-bucket/{endpoint_name(PREFIX)}/"
     assert outputs["endpoint_arn"] == UNKNOWN
     assert outputs["endpoint_config_name"] == UNKNOWN
-    assert outputs["model_name"] == UNKNOWN
+    # known in preview: the name hashes what the model runs, known from the stack's inputs
+    assert outputs["model_name"].startswith(f"{PREFIX}-model-")
 
 
 def test_slow_deployments_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
@@ -481,3 +484,11 @@ def test_slow_deployments_are_warned_about(caplog: pytest.LogCaptureFixture) -> 
     with caplog.at_level(logging.WARNING):
         _run(quick)
     assert not any("60-minute wait" in r.getMessage() for r in caplog.records)
+
+
+def test_a_new_model_gets_a_new_name_and_the_same_model_the_same_one() -> None:
+    first = _run(_args()).get("serving-model").inputs["name"]
+    again = _run(_args()).get("serving-model").inputs["name"]
+    other = _run(_args(model_data_key="churn/v4/model.tar.gz")).get("serving-model").inputs["name"]
+    assert first == again and first != other
+    assert all(len(n) <= 63 and n.startswith(f"{PREFIX}-model-") for n in (first, other))

@@ -96,7 +96,9 @@ def _by_sid(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_root_administers_but_cannot_use_the_key() -> None:
     policy = data_key_policy(account_id=ACCOUNT, region=REGION, user_role_arns=[ROLE_A])
     root = [
-        s for s in policy["Statement"] if f"arn:aws:iam::{ACCOUNT}:root" in _principals(s, "AWS")
+        s
+        for s in policy["Statement"]
+        if f"arn:aws:iam::{ACCOUNT}:root" in _principals(s, "AWS") and "Condition" not in s
     ]
     assert len(root) == 1
     actions = set(_listed(root[0]["Action"]))
@@ -176,7 +178,10 @@ def test_logs_key_admits_messaging_services_of_this_account(service: str) -> Non
 
 def test_no_roles_leaves_only_administration_and_services() -> None:
     data = data_key_policy(account_id=ACCOUNT, region=REGION, user_role_arns=[])
-    assert [s["Sid"] for s in data["Statement"]] == ["AccountAdministersKey"]
+    assert [s["Sid"] for s in data["Statement"]] == [
+        "AccountAdministersKey",
+        "AccountPrincipalsThroughS3",
+    ]
     logs = logs_key_policy(account_id=ACCOUNT, region=REGION, prefix=PREFIX, user_role_arns=[])
     assert all("AWS" not in s["Principal"] or s["Sid"] == "AccountAdministersKey"
                for s in logs["Statement"])  # fmt: skip
@@ -392,3 +397,17 @@ def test_registered_outputs(preview: bool, registered: dict[str, Any]) -> None:
             assert plan.outputs[f"{purpose}_key_arn"] == key.outputs["arn"]
             assert plan.outputs[f"{purpose}_key_id"] == key.outputs["keyId"]
             assert plan.outputs[f"{purpose}_key_arn"].endswith(plan.outputs[f"{purpose}_key_id"])
+
+
+def test_account_principals_use_the_data_key_only_through_s3() -> None:
+    """People and CI jobs with bucket permissions can read and write encrypted objects, but
+    cannot call KMS directly: the use is bound to S3 in the stack's region and account."""
+    statement = _by_sid(data_key_policy(account_id=ACCOUNT, region=REGION, user_role_arns=[]))[
+        "AccountPrincipalsThroughS3"
+    ]
+    assert statement["Condition"]["StringEquals"] == {
+        "kms:ViaService": f"s3.{REGION}.amazonaws.com",
+        "kms:CallerAccount": ACCOUNT,
+    }
+    assert "kms:CreateGrant" not in statement["Action"]
+    assert not any(a.startswith(("kms:Put", "kms:Schedule")) for a in statement["Action"])

@@ -73,7 +73,7 @@ def test_staging_shows_the_serving_group() -> None:
         assert len(staging.by_type(t)) == 1, t
     endpoint = staging.by_type("aws:sagemaker/endpoint:Endpoint")[0]
     config = staging.by_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")[0]
-    assert "name" not in config.inputs, "endpoint configurations are auto-named"
+    assert config.inputs["namePrefix"].startswith("mlops-platform-staging-")
     assert endpoint.property_dependencies["endpointConfigName"] == (config.urn,)
     alarms = {r.urn for r in staging.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     component = staging.get("endpoint")
@@ -89,6 +89,20 @@ def test_prod_is_isolated_across_three_zones_with_object_lock() -> None:
     assert not prod.by_type("aws:ec2/natGateway:NatGateway")
     assert prod.by_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
     assert "aws:sagemaker/endpoint:Endpoint" not in types(prod), "prod gets its model by deploy"
+
+
+def test_sagemaker_names_fall_inside_the_deploy_role_scope() -> None:
+    """The deploy role manages `<prefix>-*` SageMaker resources only: every name the program
+    gives (or lets the provider derive) must start with the prefix."""
+    staging = planned("staging")
+    for resource in staging.resources:
+        if resource.type.startswith("aws:sagemaker/"):
+            name = (
+                resource.inputs.get("name")
+                or resource.inputs.get("namePrefix")
+                or (resource.inputs.get("modelPackageGroupName"))
+            )
+            assert str(name).startswith("mlops-platform-staging-"), (resource.type, name)
 
 
 def test_keys_wait_for_the_roles_they_name() -> None:
