@@ -100,8 +100,8 @@ def monitor(
     )
 
     with _bad_input():
+        window = Window.last(since, _when(until))  # bad --since/--until before the stack
         handle = _open(stack)
-        window = Window.last(since, _when(until))
         # Everything the user gave is read and checked before anything is published.
         truth = read_labels(labels, _read(handle, labels)) if labels else None
         model = (
