@@ -7,45 +7,20 @@ are updated by repeating the call with the new settings, as the provider does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from infra.sandbox.handlers.base import Context, Handler, HandlerError, not_found
-
-Convert = Callable[[Any], Any]
-Fields = Mapping[str, tuple[str, Convert]]
-
-
-@contextmanager
-def _gone_is_fine() -> Iterator[None]:
-    """Deleting what is already gone is not an error (a second `down`, a manual cleanup)."""
-    try:
-        yield
-    except Exception as exc:
-        if not not_found(exc):
-            raise
-
-
-def _mapped(source: Mapping[str, Any] | None, fields: Fields) -> dict[str, Any]:
-    """The members of `source` that `fields` names, renamed and converted; absent ones
-    (missing or None) are left out."""
-    out: dict[str, Any] = {}
-    for wire, (api, convert) in fields.items():
-        value = (source or {}).get(wire)
-        if value is not None:
-            converted = convert(value)
-            if converted is not None:
-                out[api] = converted
-    return out
-
-
-def _one(fields: Fields) -> Convert:
-    return lambda value: _mapped(value, fields)
-
-
-def _each(fields: Fields) -> Convert:
-    return lambda values: [_mapped(value, fields) for value in values]
+from infra.sandbox.handlers.base import (
+    Context,
+    Fields,
+    Handler,
+    HandlerError,
+    gone_is_fine,
+    mapped,
+    mapped_each,
+    mapped_one,
+    retag,
+)
 
 
 def _key(inputs: Mapping[str, Any]) -> dict[str, str]:
@@ -87,24 +62,23 @@ class Target(Handler):
             scaling.register_scalable_target(**self._request(new_inputs))
         # Tags given to RegisterScalableTarget apply only when it creates the target.
         arn = old_outputs["arn"]
-        old_tags, new_tags = dict(old_inputs.get("tags") or {}), dict(new_inputs.get("tags") or {})
-        dropped = sorted(set(old_tags) - set(new_tags))
-        if dropped:
-            scaling.untag_resource(ResourceARN=arn, TagKeys=dropped)
-        changed = {k: v for k, v in new_tags.items() if old_tags.get(k) != v}
-        if changed:
-            scaling.tag_resource(ResourceARN=arn, Tags=changed)
-        return {"arn": arn, "tagsAll": new_tags}
+        retag(
+            old_inputs,
+            new_inputs,
+            lambda tags: scaling.tag_resource(ResourceARN=arn, Tags=tags),  # a map here
+            lambda keys: scaling.untag_resource(ResourceARN=arn, TagKeys=keys),
+        )
+        return {"arn": arn, "tagsAll": dict(new_inputs.get("tags") or {})}
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("application-autoscaling").deregister_scalable_target(**_key(outputs))
 
     @staticmethod
     def _request(inputs: Mapping[str, Any]) -> dict[str, Any]:
         return {
             **_key(inputs),
-            **_mapped(
+            **mapped(
                 inputs,
                 {
                     "minCapacity": ("MinCapacity", int),
@@ -112,7 +86,7 @@ class Target(Handler):
                     "roleArn": ("RoleARN", str),
                     "suspendedState": (
                         "SuspendedState",
-                        _one(
+                        mapped_one(
                             {
                                 "dynamicScalingInSuspended": ("DynamicScalingInSuspended", bool),
                                 "dynamicScalingOutSuspended": ("DynamicScalingOutSuspended", bool),
@@ -133,15 +107,15 @@ _METRIC_QUERY: Fields = {
     "returnData": ("ReturnData", bool),
     "metricStat": (
         "MetricStat",
-        _one(
+        mapped_one(
             {
                 "metric": (
                     "Metric",
-                    _one(
+                    mapped_one(
                         {
                             "metricName": ("MetricName", str),
                             "namespace": ("Namespace", str),
-                            "dimensions": ("Dimensions", _each(_DIMENSIONS)),
+                            "dimensions": ("Dimensions", mapped_each(_DIMENSIONS)),
                         }
                     ),
                 ),
@@ -158,7 +132,7 @@ _TARGET_TRACKING: Fields = {
     "scaleOutCooldown": ("ScaleOutCooldown", int),
     "predefinedMetricSpecification": (
         "PredefinedMetricSpecification",
-        _one(
+        mapped_one(
             {
                 "predefinedMetricType": ("PredefinedMetricType", str),
                 "resourceLabel": ("ResourceLabel", str),
@@ -167,14 +141,14 @@ _TARGET_TRACKING: Fields = {
     ),
     "customizedMetricSpecification": (
         "CustomizedMetricSpecification",
-        _one(
+        mapped_one(
             {
                 "metricName": ("MetricName", str),
                 "namespace": ("Namespace", str),
                 "statistic": ("Statistic", str),
                 "unit": ("Unit", str),
-                "dimensions": ("Dimensions", _each(_DIMENSIONS)),
-                "metrics": ("Metrics", _each(_METRIC_QUERY)),
+                "dimensions": ("Dimensions", mapped_each(_DIMENSIONS)),
+                "metrics": ("Metrics", mapped_each(_METRIC_QUERY)),
             }
         ),
     ),
@@ -186,7 +160,7 @@ _STEP_SCALING: Fields = {
     "minAdjustmentMagnitude": ("MinAdjustmentMagnitude", int),
     "stepAdjustments": (
         "StepAdjustments",
-        _each(
+        mapped_each(
             {
                 # Strings in the provider's schema (so that "" can mean unbounded).
                 "metricIntervalLowerBound": (
@@ -229,7 +203,7 @@ class Policy(Handler):
         return self._put(ctx, rid, new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("application-autoscaling").delete_scaling_policy(
                 PolicyName=rid, **_key(outputs)
             )
@@ -244,17 +218,17 @@ class Policy(Handler):
         request: dict[str, Any] = {
             "PolicyName": name,
             **_key(inputs),
-            **_mapped(
+            **mapped(
                 inputs,
                 {
                     "policyType": ("PolicyType", str),
                     "targetTrackingScalingPolicyConfiguration": (
                         "TargetTrackingScalingPolicyConfiguration",
-                        _one(_TARGET_TRACKING),
+                        mapped_one(_TARGET_TRACKING),
                     ),
                     "stepScalingPolicyConfiguration": (
                         "StepScalingPolicyConfiguration",
-                        _one(_STEP_SCALING),
+                        mapped_one(_STEP_SCALING),
                     ),
                 },
             ),

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -131,3 +132,101 @@ def not_found(exc: Exception) -> bool:
         # Application Auto Scaling says "No scalable target found ..." for a missing target.
         return any(t in message for t in gone) or bool(re.search(r"\bno\b.*\bfound\b", message))
     return False
+
+
+@contextmanager
+def gone_is_fine(is_gone: Callable[[Exception], bool] = not_found) -> Iterator[None]:
+    """Deleting what is already gone is not an error (a second `down`, a manual cleanup).
+
+    `is_gone` decides what counts as gone; a service whose "not found" is ambiguous
+    (SageMaker) passes a stricter test than `not_found`.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if not is_gone(exc):
+            raise
+
+
+def physical_name(
+    ctx: Context, inputs: Mapping[str, Any], max_length: int, suffix: str = ""
+) -> str:
+    """The provider's naming: `name` as given, else `namePrefix` plus a random 7-hex part,
+    else an auto-name of at most `max_length` characters; `suffix` (".fifo") ends the last
+    two. Shared so that every handler names what it creates the way the provider would."""
+    if inputs.get("name"):
+        return str(inputs["name"])
+    if inputs.get("namePrefix"):
+        return f"{inputs['namePrefix']}{ctx.auto_name(max_length=max_length)[-7:]}{suffix}"
+    return f"{ctx.auto_name(max_length=max_length - len(suffix))}{suffix}"
+
+
+def retag(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    tag: Callable[[dict[str, str]], Any],
+    untag: Callable[[list[str]], Any],
+) -> None:
+    """Bring the `tags` of the `old` inputs to those of the `new`: untag the keys dropped,
+    then tag those added or changed. Tagging APIs differ per service (tag list or map, key
+    names), so the caller's `tag` gets the changed tags as a plain mapping and shapes the
+    call itself."""
+    before, after = dict(old.get("tags") or {}), dict(new.get("tags") or {})
+    dropped = sorted(set(before) - set(after))
+    if dropped:
+        untag(dropped)
+    changed = {k: v for k, v in after.items() if before.get(k) != v}
+    if changed:
+        tag(changed)
+
+
+def given(inputs: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """The inputs of `names` that are set (truthy), under their API names and unchanged:
+    the common "pass it on when the program gave it" part of a create request."""
+    return {api: inputs[wire] for wire, api in names.items() if inputs.get(wire)}
+
+
+def attribute_string(value: Any) -> str:
+    """An attribute value as string-typed attribute APIs (SNS, SQS) hold it: booleans
+    lower-case, whole numbers (which arrive from the SDK as floats) without ".0"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# --- Mapping provider inputs (camelCase members) to API shapes (PascalCase members) --------
+
+Convert = Callable[[Any], Any]
+# provider member -> (API member, conversion of the value)
+Fields = Mapping[str, tuple[str, Convert]]
+
+
+def mapped(source: Mapping[str, Any] | None, fields: Fields) -> dict[str, Any]:
+    """The members of `source` that `fields` names, renamed and converted; absent ones
+    (missing or None, or converted to None) are left out, as the provider leaves them out
+    of its requests."""
+    out: dict[str, Any] = {}
+    for wire, (api, convert) in fields.items():
+        value = (source or {}).get(wire)
+        if value is not None:
+            converted = convert(value)
+            if converted is not None:
+                out[api] = converted
+    return out
+
+
+def mapped_one(fields: Fields) -> Convert:
+    """A conversion for a nested structure: map it with `fields`."""
+    return lambda value: mapped(value, fields)
+
+
+def mapped_each(fields: Fields) -> Convert:
+    """A conversion for a list of nested structures: map each with `fields`."""
+    return lambda values: [mapped(value, fields) for value in values]
+
+
+def mapped_first(fields: Fields) -> Convert:
+    """A provider list of at most one item that the API takes as a single structure."""
+    return lambda values: mapped(values[0], fields) if values else None

@@ -6,60 +6,29 @@ Logs (`logs`), CloudWatch (`cloudwatch`) and EventBridge (`events`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from infra.sandbox.handlers.base import Context, Handler, HandlerError, not_found, tags_list
-
-Convert = Callable[[Any], Any]
-Fields = Mapping[str, tuple[str, Convert]]
+from infra.sandbox.handlers.base import (
+    Context,
+    Fields,
+    Handler,
+    HandlerError,
+    given,
+    gone_is_fine,
+    mapped,
+    mapped_each,
+    mapped_one,
+    physical_name,
+    retag,
+    tags_list,
+)
 
 DEFAULT_EVENT_BUS = "default"
 
 
-@contextmanager
-def _gone_is_fine() -> Iterator[None]:
-    """Deleting what is already gone is not an error (a second `down`, a manual cleanup)."""
-    try:
-        yield
-    except Exception as exc:
-        if not not_found(exc):
-            raise
-
-
-def _mapped(source: Mapping[str, Any] | None, fields: Fields) -> dict[str, Any]:
-    """The members of `source` that `fields` names, renamed and converted; absent ones
-    (missing or None) are left out."""
-    out: dict[str, Any] = {}
-    for wire, (api, convert) in fields.items():
-        value = (source or {}).get(wire)
-        if value is not None:
-            converted = convert(value)
-            if converted is not None:
-                out[api] = converted
-    return out
-
-
-def _one(fields: Fields) -> Convert:
-    return lambda value: _mapped(value, fields)
-
-
-def _each(fields: Fields) -> Convert:
-    return lambda values: [_mapped(value, fields) for value in values]
-
-
 def _dimensions(values: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Name": k, "Value": str(v)} for k, v in values.items()]
-
-
-def _changed_tags(
-    old: Mapping[str, Any], new: Mapping[str, Any]
-) -> tuple[list[str], dict[str, str]]:
-    """(keys dropped, tags added or changed) between two inputs' `tags`."""
-    old_tags, new_tags = dict(old.get("tags") or {}), dict(new.get("tags") or {})
-    dropped = sorted(set(old_tags) - set(new_tags))
-    return dropped, {k: v for k, v in new_tags.items() if old_tags.get(k) != v}
 
 
 def _unsupported(type_token: str, inputs: Mapping[str, Any], keys: tuple[str, ...]) -> None:
@@ -84,16 +53,11 @@ class LogGroup(Handler):
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         logs = ctx.client("logs")
-        if inputs.get("name"):
-            name = str(inputs["name"])
-        elif inputs.get("namePrefix"):
-            name = f"{inputs['namePrefix']}{ctx.auto_name()[-7:]}"
-        else:
-            name = ctx.auto_name(max_length=512)
-        request: dict[str, Any] = {"logGroupName": name}
-        for wire, api in (("kmsKeyId", "kmsKeyId"), ("logGroupClass", "logGroupClass")):
-            if inputs.get(wire):
-                request[api] = inputs[wire]
+        name = physical_name(ctx, inputs, max_length=512)
+        request: dict[str, Any] = {
+            "logGroupName": name,
+            **given(inputs, {"kmsKeyId": "kmsKeyId", "logGroupClass": "logGroupClass"}),
+        }
         if inputs.get("deletionProtectionEnabled") is not None:
             request["deletionProtectionEnabled"] = bool(inputs["deletionProtectionEnabled"])
         if inputs.get("tags"):
@@ -134,18 +98,19 @@ class LogGroup(Handler):
                 logGroupIdentifier=rid,
                 deletionProtectionEnabled=bool(new_inputs.get("deletionProtectionEnabled")),
             )
-        dropped, changed = _changed_tags(old_inputs, new_inputs)
         arn = old_outputs["arn"]
-        if dropped:
-            logs.untag_resource(resourceArn=arn, tagKeys=dropped)
-        if changed:
-            logs.tag_resource(resourceArn=arn, tags=changed)
+        retag(
+            old_inputs,
+            new_inputs,
+            lambda tags: logs.tag_resource(resourceArn=arn, tags=tags),
+            lambda keys: logs.untag_resource(resourceArn=arn, tagKeys=keys),
+        )
         return self._outputs(ctx, rid, new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         if outputs.get("skipDestroy"):
             return  # the provider then only forgets the group; its logs stay
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("logs").delete_log_group(logGroupName=rid)
 
     @staticmethod
@@ -170,7 +135,7 @@ _METRIC_QUERY: Fields = {
     "metric": (
         "MetricStat",
         lambda metric: {
-            "Metric": _mapped(
+            "Metric": mapped(
                 metric,
                 {
                     "metricName": ("MetricName", str),
@@ -178,7 +143,7 @@ _METRIC_QUERY: Fields = {
                     "dimensions": ("Dimensions", _dimensions),
                 },
             ),
-            **_mapped(
+            **mapped(
                 metric, {"period": ("Period", int), "stat": ("Stat", str), "unit": ("Unit", str)}
             ),
         },
@@ -197,7 +162,7 @@ _ALARM: Fields = {
     "extendedStatistic": ("ExtendedStatistic", str),
     "unit": ("Unit", str),
     "dimensions": ("Dimensions", _dimensions),
-    "metricQueries": ("Metrics", _each(_METRIC_QUERY)),
+    "metricQueries": ("Metrics", mapped_each(_METRIC_QUERY)),
     "alarmDescription": ("AlarmDescription", str),
     "actionsEnabled": ("ActionsEnabled", bool),
     "alarmActions": ("AlarmActions", list),
@@ -226,7 +191,7 @@ class MetricAlarm(Handler):
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         _unsupported(self.type_token, inputs, _ALARM_UNSUPPORTED)
         name = inputs.get("name") or ctx.auto_name(max_length=255)
-        request = {"AlarmName": name, **_mapped(inputs, _ALARM)}
+        request = {"AlarmName": name, **mapped(inputs, _ALARM)}
         if inputs.get("tags"):
             request["Tags"] = tags_list(inputs["tags"])
         ctx.client("cloudwatch").put_metric_alarm(**request)
@@ -243,17 +208,18 @@ class MetricAlarm(Handler):
         _unsupported(self.type_token, new_inputs, _ALARM_UNSUPPORTED)
         cloudwatch = ctx.client("cloudwatch")
         # Tags given to PutMetricAlarm apply only when it creates the alarm: retag apart.
-        cloudwatch.put_metric_alarm(AlarmName=rid, **_mapped(new_inputs, _ALARM))
-        dropped, changed = _changed_tags(old_inputs, new_inputs)
+        cloudwatch.put_metric_alarm(AlarmName=rid, **mapped(new_inputs, _ALARM))
         arn = old_outputs["arn"]
-        if dropped:
-            cloudwatch.untag_resource(ResourceARN=arn, TagKeys=dropped)
-        if changed:
-            cloudwatch.tag_resource(ResourceARN=arn, Tags=tags_list(changed))
+        retag(
+            old_inputs,
+            new_inputs,
+            lambda tags: cloudwatch.tag_resource(ResourceARN=arn, Tags=tags_list(tags)),
+            lambda keys: cloudwatch.untag_resource(ResourceARN=arn, TagKeys=keys),
+        )
         return self._outputs(ctx, rid, new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("cloudwatch").delete_alarms(AlarmNames=[rid])
 
     @staticmethod
@@ -288,7 +254,7 @@ class Dashboard(Handler):
         return self._put(ctx, rid, new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("cloudwatch").delete_dashboards(DashboardNames=[rid])
 
     @staticmethod
@@ -318,13 +284,14 @@ class EventRule(Handler):
     type_token = "aws:cloudwatch/eventRule:EventRule"
     replace_on = frozenset({"name", "namePrefix", "eventBusName"})
 
+    def find_orphan(self, ctx: Context, inputs: Mapping[str, Any]) -> str | None:
+        name, bus = inputs.get("name"), inputs.get("eventBusName")
+        if not isinstance(name, str) or not name:
+            return None
+        return f"{bus}/{name}" if bus and bus != "default" else name
+
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        if inputs.get("name"):
-            name = str(inputs["name"])
-        elif inputs.get("namePrefix"):
-            name = f"{inputs['namePrefix']}{ctx.auto_name()[-7:]}"
-        else:
-            name = ctx.auto_name(max_length=64)
+        name = physical_name(ctx, inputs, max_length=64)
         request = self._request(name, inputs)
         if inputs.get("tags"):
             request["Tags"] = tags_list(inputs["tags"])
@@ -343,11 +310,12 @@ class EventRule(Handler):
         events = ctx.client("events")
         name = old_outputs["name"]
         arn = events.put_rule(**self._request(name, new_inputs))["RuleArn"]
-        dropped, changed = _changed_tags(old_inputs, new_inputs)
-        if dropped:
-            events.untag_resource(ResourceARN=arn, TagKeys=dropped)
-        if changed:
-            events.tag_resource(ResourceARN=arn, Tags=tags_list(changed))
+        retag(
+            old_inputs,
+            new_inputs,
+            lambda tags: events.tag_resource(ResourceARN=arn, Tags=tags_list(tags)),
+            lambda keys: events.untag_resource(ResourceARN=arn, TagKeys=keys),
+        )
         return self._outputs(name, arn, new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
@@ -356,14 +324,14 @@ class EventRule(Handler):
             request["EventBusName"] = outputs["eventBusName"]
         if outputs.get("forceDestroy"):
             request["Force"] = True  # also deletes a managed rule
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("events").delete_rule(**request)
 
     @staticmethod
     def _request(name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         request = {
             "Name": name,
-            **_mapped(
+            **mapped(
                 inputs,
                 {
                     "scheduleExpression": ("ScheduleExpression", str),
@@ -406,7 +374,7 @@ _ECS_TARGET: Fields = {
         "NetworkConfiguration",
         lambda network: {
             "awsvpcConfiguration": {
-                **_mapped(
+                **mapped(
                     network,
                     {"subnets": ("Subnets", list), "securityGroups": ("SecurityGroups", list)},
                 ),
@@ -416,7 +384,7 @@ _ECS_TARGET: Fields = {
     ),
     "capacityProviderStrategies": (
         "CapacityProviderStrategy",
-        _each(
+        mapped_each(
             {
                 "capacityProvider": ("capacityProvider", str),
                 "base": ("base", int),
@@ -426,11 +394,11 @@ _ECS_TARGET: Fields = {
     ),
     "placementConstraints": (
         "PlacementConstraints",
-        _each({"type": ("type", str), "expression": ("expression", str)}),
+        mapped_each({"type": ("type", str), "expression": ("expression", str)}),
     ),
     "orderedPlacementStrategies": (
         "PlacementStrategy",
-        _each({"type": ("type", str), "field": ("field", str)}),
+        mapped_each({"type": ("type", str), "field": ("field", str)}),
     ),
 }
 _TARGET: Fields = {
@@ -440,20 +408,25 @@ _TARGET: Fields = {
     "inputPath": ("InputPath", str),
     "inputTransformer": (
         "InputTransformer",
-        _one({"inputPaths": ("InputPathsMap", dict), "inputTemplate": ("InputTemplate", str)}),
+        mapped_one(
+            {"inputPaths": ("InputPathsMap", dict), "inputTemplate": ("InputTemplate", str)}
+        ),
     ),
-    "deadLetterConfig": ("DeadLetterConfig", _one({"arn": ("Arn", str)})),
+    "deadLetterConfig": ("DeadLetterConfig", mapped_one({"arn": ("Arn", str)})),
     "retryPolicy": (
         "RetryPolicy",
-        _one(
+        mapped_one(
             {
                 "maximumRetryAttempts": ("MaximumRetryAttempts", int),
                 "maximumEventAgeInSeconds": ("MaximumEventAgeInSeconds", int),
             }
         ),
     ),
-    "sqsTarget": ("SqsParameters", _one({"messageGroupId": ("MessageGroupId", str)})),
-    "kinesisTarget": ("KinesisParameters", _one({"partitionKeyPath": ("PartitionKeyPath", str)})),
+    "sqsTarget": ("SqsParameters", mapped_one({"messageGroupId": ("MessageGroupId", str)})),
+    "kinesisTarget": (
+        "KinesisParameters",
+        mapped_one({"partitionKeyPath": ("PartitionKeyPath", str)}),
+    ),
     "runCommandTargets": (
         "RunCommandParameters",
         lambda targets: {
@@ -462,7 +435,7 @@ _TARGET: Fields = {
     ),
     "httpTarget": (
         "HttpParameters",
-        _one(
+        mapped_one(
             {
                 "pathParameterValues": ("PathParameterValues", list),
                 "headerParameters": ("HeaderParameters", dict),
@@ -472,18 +445,18 @@ _TARGET: Fields = {
     ),
     "sagemakerPipelineTarget": (
         "SageMakerPipelineParameters",
-        _one(
+        mapped_one(
             {
                 "pipelineParameterLists": (
                     "PipelineParameterList",
-                    _each({"name": ("Name", str), "value": ("Value", str)}),
+                    mapped_each({"name": ("Name", str), "value": ("Value", str)}),
                 )
             }
         ),
     ),
     "batchTarget": (
         "BatchParameters",
-        _one(
+        mapped_one(
             {
                 "jobDefinition": ("JobDefinition", str),
                 "jobName": ("JobName", str),
@@ -492,11 +465,14 @@ _TARGET: Fields = {
             }
         ),
     ),
-    "ecsTarget": ("EcsParameters", _one(_ECS_TARGET)),
-    "appsyncTarget": ("AppSyncParameters", _one({"graphqlOperation": ("GraphQLOperation", str)})),
+    "ecsTarget": ("EcsParameters", mapped_one(_ECS_TARGET)),
+    "appsyncTarget": (
+        "AppSyncParameters",
+        mapped_one({"graphqlOperation": ("GraphQLOperation", str)}),
+    ),
     "redshiftTarget": (
         "RedshiftDataParameters",
-        _one(
+        mapped_one(
             {
                 "database": ("Database", str),
                 "dbUser": ("DbUser", str),
@@ -543,13 +519,13 @@ class EventTarget(Handler):
             request["EventBusName"] = outputs["eventBusName"]
         if outputs.get("forceDestroy"):
             request["Force"] = True
-        with _gone_is_fine():  # also when the rule itself is gone
+        with gone_is_fine():  # also when the rule itself is gone
             ctx.client("events").remove_targets(**request)
 
     def _put(self, ctx: Context, target_id: str, inputs: Mapping[str, Any]) -> None:
         request: dict[str, Any] = {
             "Rule": inputs["rule"],
-            "Targets": [{"Id": target_id, **_mapped(inputs, _TARGET)}],
+            "Targets": [{"Id": target_id, **mapped(inputs, _TARGET)}],
         }
         if _on_custom_bus(inputs):
             request["EventBusName"] = inputs["eventBusName"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import zlib
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any, ClassVar
 
 from infra.sandbox.handlers.base import (
@@ -19,7 +20,10 @@ from infra.sandbox.handlers.base import (
     Handler,
     HandlerError,
     as_int,
+    given,
+    gone_is_fine,
     not_found,
+    retag,
     tags_list,
 )
 
@@ -50,23 +54,52 @@ def _tagged(
 
 
 def _retag(ec2: Any, rid: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    before = dict(old.get("tags") or {})
-    after = dict(new.get("tags") or {})
-    gone = [key for key in before if key not in after]
-    if gone:
-        ec2.delete_tags(Resources=[rid], Tags=[{"Key": key} for key in gone])
-    changed = {key: value for key, value in after.items() if before.get(key) != value}
-    if changed:
-        ec2.create_tags(Resources=[rid], Tags=tags_list(changed))
+    """EC2 tags any resource by id (CreateTags/DeleteTags): bring them from `old` to `new`."""
+    retag(
+        old,
+        new,
+        lambda tags: ec2.create_tags(Resources=[rid], Tags=tags_list(tags)),
+        lambda keys: ec2.delete_tags(Resources=[rid], Tags=[{"Key": key} for key in keys]),
+    )
 
 
 def _delete_quietly(call: Callable[..., Any], **kwargs: Any) -> None:
     """Run a delete call; a resource that is already gone is what we wanted."""
-    try:
+    with gone_is_fine():
         call(**kwargs)
-    except Exception as exc:
-        if not not_found(exc):
-            raise
+
+
+# How a VPC or a subnet gets its addresses: CIDR blocks or IPAM pools, and for a pool the
+# netmask lengths (whole numbers, passed on even when 0).
+_ADDRESSING = {
+    "cidrBlock": "CidrBlock",
+    "ipv4IpamPoolId": "Ipv4IpamPoolId",
+    "ipv6IpamPoolId": "Ipv6IpamPoolId",
+    "ipv6CidrBlock": "Ipv6CidrBlock",
+}
+_NETMASKS = {"ipv4NetmaskLength": "Ipv4NetmaskLength", "ipv6NetmaskLength": "Ipv6NetmaskLength"}
+
+
+def _addressing(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """CreateVpc/CreateSubnet arguments for the addresses the inputs ask for."""
+    netmasks = {
+        api: as_int(inputs[wire]) for wire, api in _NETMASKS.items() if inputs.get(wire) is not None
+    }
+    return {**given(inputs, _ADDRESSING), **netmasks}
+
+
+def _set_flags(
+    modify: Callable[..., Any],
+    flags: Mapping[str, tuple[str, bool]],
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+) -> None:
+    """Apply the boolean attributes that changed, one per call (as ModifyVpcAttribute and
+    ModifySubnetAttribute take them); an absent input counts as AWS's default."""
+    for wire, (api, default) in flags.items():
+        before, after = old.get(wire, default), new.get(wire, default)
+        if bool(after) != bool(before):
+            modify(**{api: {"Value": bool(after)}})
 
 
 def _changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
@@ -101,10 +134,44 @@ class _Ec2Handler(Handler):
         return super().needs_replace(old, new) or bool(changed - self.updatable)
 
 
+class _Described(_Ec2Handler):
+    """The usual EC2 update: apply what changed in place (`_apply`), retag, and describe the
+    resource again (`_outputs`)."""
+
+    def update(
+        self,
+        ctx: Context,
+        rid: str,
+        old_inputs: Mapping[str, Any],
+        new_inputs: Mapping[str, Any],
+        old_outputs: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        ec2 = ctx.client("ec2")
+        self._apply(ec2, rid, old_inputs, new_inputs)
+        _retag(ec2, rid, old_inputs, new_inputs)
+        return self._outputs(ctx, ec2, rid, new_inputs)
+
+    def _created(
+        self, ctx: Context, ec2: Any, rid: str, inputs: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """Finish a create: apply what the create call cannot set, as an update from no
+        inputs would, and describe the new resource."""
+        self._apply(ec2, rid, {}, inputs)
+        return rid, self._outputs(ctx, ec2, rid, inputs)
+
+    def _apply(self, ec2: Any, rid: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        """What an update changes besides the tags; by default nothing."""
+
+    def _outputs(
+        self, ctx: Context, ec2: Any, rid: str, inputs: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+
 # ---------------------------------------------------------------------------- VPC
 
 
-class Vpc(_Ec2Handler):
+class Vpc(_Described):
     """The VPC, with the ids of what AWS creates along with it (default security group,
     main route table, default network ACL), which the provider returns as outputs."""
 
@@ -133,53 +200,27 @@ class Vpc(_Ec2Handler):
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         ec2 = ctx.client("ec2")
-        kwargs: dict[str, Any] = {}
-        for wire, api in (
-            ("cidrBlock", "CidrBlock"),
-            ("instanceTenancy", "InstanceTenancy"),
-            ("ipv4IpamPoolId", "Ipv4IpamPoolId"),
-            ("ipv6IpamPoolId", "Ipv6IpamPoolId"),
-            ("ipv6CidrBlock", "Ipv6CidrBlock"),
-            ("ipv6CidrBlockNetworkBorderGroup", "Ipv6CidrBlockNetworkBorderGroup"),
-        ):
-            if inputs.get(wire):
-                kwargs[api] = inputs[wire]
-        for wire, api in (
-            ("ipv4NetmaskLength", "Ipv4NetmaskLength"),
-            ("ipv6NetmaskLength", "Ipv6NetmaskLength"),
-        ):
-            if inputs.get(wire) is not None:
-                kwargs[api] = as_int(inputs[wire])
+        kwargs: dict[str, Any] = {
+            **_addressing(inputs),
+            **given(
+                inputs,
+                {
+                    "instanceTenancy": "InstanceTenancy",
+                    "ipv6CidrBlockNetworkBorderGroup": "Ipv6CidrBlockNetworkBorderGroup",
+                },
+            ),
+        }
         if inputs.get("assignGeneratedIpv6CidrBlock"):
             kwargs["AmazonProvidedIpv6CidrBlock"] = True
         rid = ec2.create_vpc(**_tagged(kwargs, "vpc", inputs))["Vpc"]["VpcId"]
-        self._set_attributes(ec2, rid, {}, inputs)
-        return rid, self._outputs(ctx, ec2, rid, inputs)
-
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        ec2 = ctx.client("ec2")
-        self._set_attributes(ec2, rid, old_inputs, new_inputs)
-        _retag(ec2, rid, old_inputs, new_inputs)
-        return self._outputs(ctx, ec2, rid, new_inputs)
+        return self._created(ctx, ec2, rid, inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         # AWS deletes the default security group, main route table and default ACL with it.
         _delete_quietly(ctx.client("ec2").delete_vpc, VpcId=rid)
 
-    def _set_attributes(
-        self, ec2: Any, rid: str, old: Mapping[str, Any], new: Mapping[str, Any]
-    ) -> None:
-        for wire, (api, default) in self._ATTRIBUTES.items():
-            before, after = old.get(wire, default), new.get(wire, default)
-            if bool(after) != bool(before):
-                ec2.modify_vpc_attribute(VpcId=rid, **{api: {"Value": bool(after)}})
+    def _apply(self, ec2: Any, rid: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        _set_flags(partial(ec2.modify_vpc_attribute, VpcId=rid), self._ATTRIBUTES, old, new)
 
     def _outputs(
         self, ctx: Context, ec2: Any, rid: str, inputs: Mapping[str, Any]
@@ -215,7 +256,7 @@ class Vpc(_Ec2Handler):
         }
 
 
-class Subnet(_Ec2Handler):
+class Subnet(_Described):
     type_token = "aws:ec2/subnet:Subnet"
     replace_on = frozenset(
         {
@@ -249,53 +290,28 @@ class Subnet(_Ec2Handler):
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         ec2 = ctx.client("ec2")
-        kwargs: dict[str, Any] = {"VpcId": inputs["vpcId"]}
-        for wire, api in (
-            ("cidrBlock", "CidrBlock"),
-            ("availabilityZone", "AvailabilityZone"),
-            ("availabilityZoneId", "AvailabilityZoneId"),
-            ("ipv6CidrBlock", "Ipv6CidrBlock"),
-            ("outpostArn", "OutpostArn"),
-            ("ipv4IpamPoolId", "Ipv4IpamPoolId"),
-            ("ipv6IpamPoolId", "Ipv6IpamPoolId"),
-        ):
-            if inputs.get(wire):
-                kwargs[api] = inputs[wire]
-        for wire, api in (
-            ("ipv4NetmaskLength", "Ipv4NetmaskLength"),
-            ("ipv6NetmaskLength", "Ipv6NetmaskLength"),
-        ):
-            if inputs.get(wire) is not None:
-                kwargs[api] = as_int(inputs[wire])
+        kwargs: dict[str, Any] = {
+            "VpcId": inputs["vpcId"],
+            **_addressing(inputs),
+            **given(
+                inputs,
+                {
+                    "availabilityZone": "AvailabilityZone",
+                    "availabilityZoneId": "AvailabilityZoneId",
+                    "outpostArn": "OutpostArn",
+                },
+            ),
+        }
         if inputs.get("ipv6Native"):
             kwargs["Ipv6Native"] = True
         rid = ec2.create_subnet(**_tagged(kwargs, "subnet", inputs))["Subnet"]["SubnetId"]
-        self._set_attributes(ec2, rid, {}, inputs)
-        return rid, self._outputs(ctx, ec2, rid, inputs)
-
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        ec2 = ctx.client("ec2")
-        self._set_attributes(ec2, rid, old_inputs, new_inputs)
-        _retag(ec2, rid, old_inputs, new_inputs)
-        return self._outputs(ctx, ec2, rid, new_inputs)
+        return self._created(ctx, ec2, rid, inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         _delete_quietly(ctx.client("ec2").delete_subnet, SubnetId=rid)
 
-    def _set_attributes(
-        self, ec2: Any, rid: str, old: Mapping[str, Any], new: Mapping[str, Any]
-    ) -> None:
-        for wire, (api, default) in self._FLAGS.items():
-            before, after = old.get(wire, default), new.get(wire, default)
-            if bool(after) != bool(before):
-                ec2.modify_subnet_attribute(SubnetId=rid, **{api: {"Value": bool(after)}})
+    def _apply(self, ec2: Any, rid: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        _set_flags(partial(ec2.modify_subnet_attribute, SubnetId=rid), self._FLAGS, old, new)
         hostname = new.get("privateDnsHostnameTypeOnLaunch")
         if hostname and hostname != old.get("privateDnsHostnameTypeOnLaunch", "ip-name"):
             ec2.modify_subnet_attribute(SubnetId=rid, PrivateDnsHostnameTypeOnLaunch=hostname)
@@ -401,7 +417,7 @@ def _flat_route(route: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-class RouteTable(_Ec2Handler):
+class RouteTable(_Described):
     """A route table; its inline `routes` are managed only when the inputs declare them
     (left out, routes come from separate `aws.ec2.Route` resources, as in the network)."""
 
@@ -413,26 +429,12 @@ class RouteTable(_Ec2Handler):
         ec2 = ctx.client("ec2")
         kwargs = _tagged({"VpcId": inputs["vpcId"]}, "route-table", inputs)
         rid = ec2.create_route_table(**kwargs)["RouteTable"]["RouteTableId"]
-        self._converge(ec2, rid, {}, inputs)
-        return rid, self._outputs(ctx, ec2, rid, inputs)
-
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        ec2 = ctx.client("ec2")
-        self._converge(ec2, rid, old_inputs, new_inputs)
-        _retag(ec2, rid, old_inputs, new_inputs)
-        return self._outputs(ctx, ec2, rid, new_inputs)
+        return self._created(ctx, ec2, rid, inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         _delete_quietly(ctx.client("ec2").delete_route_table, RouteTableId=rid)
 
-    def _converge(self, ec2: Any, rid: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    def _apply(self, ec2: Any, rid: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
         enable, disable = _added_removed(old.get("propagatingVgws"), new.get("propagatingVgws"))
         for gateway in disable:
             ec2.disable_vgw_route_propagation(RouteTableId=rid, GatewayId=gateway)
@@ -658,7 +660,7 @@ class InternetGateway(_Ec2Handler):
         }
 
 
-class Eip(_Ec2Handler):
+class Eip(_Described):
     """An Elastic IP (id = allocation id); associated when `instance` or
     `networkInterface` is given, disassociated before release."""
 
@@ -679,34 +681,27 @@ class Eip(_Ec2Handler):
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         ec2 = ctx.client("ec2")
-        kwargs: dict[str, Any] = {"Domain": inputs.get("domain") or "vpc"}
-        for wire, api in (
-            ("address", "Address"),
-            ("publicIpv4Pool", "PublicIpv4Pool"),
-            ("networkBorderGroup", "NetworkBorderGroup"),
-            ("customerOwnedIpv4Pool", "CustomerOwnedIpv4Pool"),
-            ("ipamPoolId", "IpamPoolId"),
-        ):
-            if inputs.get(wire):
-                kwargs[api] = inputs[wire]
+        kwargs: dict[str, Any] = {
+            "Domain": inputs.get("domain") or "vpc",
+            **given(
+                inputs,
+                {
+                    "address": "Address",
+                    "publicIpv4Pool": "PublicIpv4Pool",
+                    "networkBorderGroup": "NetworkBorderGroup",
+                    "customerOwnedIpv4Pool": "CustomerOwnedIpv4Pool",
+                    "ipamPoolId": "IpamPoolId",
+                },
+            ),
+        }
         rid = ec2.allocate_address(**_tagged(kwargs, "elastic-ip", inputs))["AllocationId"]
         self._associate(ec2, rid, inputs)
         return rid, self._outputs(ctx, ec2, rid, inputs)
 
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        ec2 = ctx.client("ec2")
-        if any(old_inputs.get(k) != new_inputs.get(k) for k in self._ASSOCIATION):
+    def _apply(self, ec2: Any, rid: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        if any(old.get(k) != new.get(k) for k in self._ASSOCIATION):
             self._disassociate(ec2, rid)
-            self._associate(ec2, rid, new_inputs)
-        _retag(ec2, rid, old_inputs, new_inputs)
-        return self._outputs(ctx, ec2, rid, new_inputs)
+            self._associate(ec2, rid, new)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         ec2 = ctx.client("ec2")
@@ -782,7 +777,7 @@ def _private_dns(region: str, ip: str) -> str:
     return f"{host}.ec2.internal" if region == "us-east-1" else f"{host}.{region}.compute.internal"
 
 
-class NatGateway(_Ec2Handler):
+class NatGateway(_Described):
     """A NAT gateway. Secondary addresses are not (un)assigned in place: a change to them
     replaces the gateway (AssignPrivateNatGatewayAddress and friends are not wired)."""
 
@@ -801,19 +796,19 @@ class NatGateway(_Ec2Handler):
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         ec2 = ctx.client("ec2")
-        kwargs: dict[str, Any] = {}
-        for wire, api in (
-            ("allocationId", "AllocationId"),
-            ("subnetId", "SubnetId"),
-            ("connectivityType", "ConnectivityType"),
-            ("privateIp", "PrivateIpAddress"),
-            ("availabilityMode", "AvailabilityMode"),
-            ("vpcId", "VpcId"),
-            ("secondaryAllocationIds", "SecondaryAllocationIds"),
-            ("secondaryPrivateIpAddresses", "SecondaryPrivateIpAddresses"),
-        ):
-            if inputs.get(wire):
-                kwargs[api] = inputs[wire]
+        kwargs: dict[str, Any] = given(
+            inputs,
+            {
+                "allocationId": "AllocationId",
+                "subnetId": "SubnetId",
+                "connectivityType": "ConnectivityType",
+                "privateIp": "PrivateIpAddress",
+                "availabilityMode": "AvailabilityMode",
+                "vpcId": "VpcId",
+                "secondaryAllocationIds": "SecondaryAllocationIds",
+                "secondaryPrivateIpAddresses": "SecondaryPrivateIpAddresses",
+            },
+        )
         if inputs.get("secondaryPrivateIpAddressCount"):
             kwargs["SecondaryPrivateIpAddressCount"] = as_int(
                 inputs["secondaryPrivateIpAddressCount"]
@@ -821,18 +816,6 @@ class NatGateway(_Ec2Handler):
         nat = ec2.create_nat_gateway(**_tagged(kwargs, "natgateway", inputs))["NatGateway"]
         rid = nat["NatGatewayId"]
         return rid, self._outputs(ctx, ec2, rid, inputs)
-
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        ec2 = ctx.client("ec2")
-        _retag(ec2, rid, old_inputs, new_inputs)
-        return self._outputs(ctx, ec2, rid, new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         _delete_quietly(ctx.client("ec2").delete_nat_gateway, NatGatewayId=rid)
@@ -970,7 +953,7 @@ def _rule_output(rule: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class _RulesOfGroup(_Ec2Handler):
+class _RulesOfGroup(_Described):
     """Inline `ingress`/`egress` rule blocks converge on what AWS holds: rules nobody
     declared are revoked, declared ones authorized. A direction left out of the inputs is
     not managed (the provider treats it as computed)."""
@@ -1025,7 +1008,11 @@ class _RulesOfGroup(_Ec2Handler):
     def revoke_all(self, ec2: Any, group_id: str) -> None:
         self.converge(ec2, group_id, {}, {"ingress": [], "egress": []})
 
-    def outputs(
+    def _apply(self, ec2: Any, rid: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        # On update, only the directions the inputs declare are managed.
+        self.converge(ec2, rid, old, new, [d for d in ("ingress", "egress") if d in new])
+
+    def _outputs(
         self, ctx: Context, ec2: Any, group_id: str, inputs: Mapping[str, Any]
     ) -> dict[str, Any]:
         group = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
@@ -1066,37 +1053,23 @@ class SecurityGroup(_RulesOfGroup):
             kwargs["VpcId"] = inputs["vpcId"]
         rid = ec2.create_security_group(**_tagged(kwargs, "security-group", inputs))["GroupId"]
         self.converge(ec2, rid, {}, {"egress": [], **inputs})
-        outputs = self.outputs(ctx, ec2, rid, inputs)
-        outputs["namePrefix"] = inputs.get("namePrefix", "")
-        return rid, outputs
-
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        ec2 = ctx.client("ec2")
-        self.converge(
-            ec2, rid, old_inputs, new_inputs, [d for d in ("ingress", "egress") if d in new_inputs]
-        )
-        _retag(ec2, rid, old_inputs, new_inputs)
-        outputs = self.outputs(ctx, ec2, rid, new_inputs)
-        outputs["namePrefix"] = new_inputs.get("namePrefix", "")
-        return outputs
+        return rid, self._outputs(ctx, ec2, rid, inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         ec2 = ctx.client("ec2")
         if outputs.get("revokeRulesOnDelete"):
             # Breaks cycles: groups referencing each other cannot go while they do.
-            try:
+            with gone_is_fine():
                 self.revoke_all(ec2, rid)
-            except Exception as exc:
-                if not not_found(exc):
-                    raise
         _delete_quietly(ec2.delete_security_group, GroupId=rid)
+
+    def _outputs(
+        self, ctx: Context, ec2: Any, group_id: str, inputs: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            **super()._outputs(ctx, ec2, group_id, inputs),
+            "namePrefix": inputs.get("namePrefix", ""),
+        }
 
 
 class DefaultSecurityGroup(_RulesOfGroup):
@@ -1121,22 +1094,7 @@ class DefaultSecurityGroup(_RulesOfGroup):
         # Every rule AWS put there goes (a direction left out of the inputs included).
         self.converge(ec2, rid, {}, {"ingress": [], "egress": [], **inputs})
         _retag(ec2, rid, {"tags": {t["Key"]: t["Value"] for t in found[0].get("Tags", [])}}, inputs)
-        return rid, self.outputs(ctx, ec2, rid, inputs)
-
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        ec2 = ctx.client("ec2")
-        self.converge(
-            ec2, rid, old_inputs, new_inputs, [d for d in ("ingress", "egress") if d in new_inputs]
-        )
-        _retag(ec2, rid, old_inputs, new_inputs)
-        return self.outputs(ctx, ec2, rid, new_inputs)
+        return rid, self._outputs(ctx, ec2, rid, inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         return None
@@ -1145,7 +1103,7 @@ class DefaultSecurityGroup(_RulesOfGroup):
 # ---------------------------------------------------------------------------- endpoints and logs
 
 
-class VpcEndpoint(_Ec2Handler):
+class VpcEndpoint(_Described):
     """A VPC endpoint. Gateway endpoints (S3, DynamoDB) route through the given route
     tables and return the service's `prefixListId`; Interface endpoints place network
     interfaces in the subnets, behind the security groups, and return `dnsEntries`."""
@@ -1187,20 +1145,24 @@ class VpcEndpoint(_Ec2Handler):
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         ec2 = ctx.client("ec2")
         kind = _endpoint_type(inputs)
-        kwargs: dict[str, Any] = {"VpcEndpointType": kind, "VpcId": inputs["vpcId"]}
-        for wire, api in (
-            ("serviceName", "ServiceName"),
-            ("serviceRegion", "ServiceRegion"),
-            ("resourceConfigurationArn", "ResourceConfigurationArn"),
-            ("serviceNetworkArn", "ServiceNetworkArn"),
-            ("policy", "PolicyDocument"),
-            ("routeTableIds", "RouteTableIds"),
-            ("subnetIds", "SubnetIds"),
-            ("securityGroupIds", "SecurityGroupIds"),
-            ("ipAddressType", "IpAddressType"),
-        ):
-            if inputs.get(wire):
-                kwargs[api] = inputs[wire]
+        kwargs: dict[str, Any] = {
+            "VpcEndpointType": kind,
+            "VpcId": inputs["vpcId"],
+            **given(
+                inputs,
+                {
+                    "serviceName": "ServiceName",
+                    "serviceRegion": "ServiceRegion",
+                    "resourceConfigurationArn": "ResourceConfigurationArn",
+                    "serviceNetworkArn": "ServiceNetworkArn",
+                    "policy": "PolicyDocument",
+                    "routeTableIds": "RouteTableIds",
+                    "subnetIds": "SubnetIds",
+                    "securityGroupIds": "SecurityGroupIds",
+                    "ipAddressType": "IpAddressType",
+                },
+            ),
+        }
         if kind == "Interface" and inputs.get("privateDnsEnabled") is not None:
             kwargs["PrivateDnsEnabled"] = bool(inputs["privateDnsEnabled"])
         if inputs.get("dnsOptions"):
@@ -1211,19 +1173,11 @@ class VpcEndpoint(_Ec2Handler):
         rid = endpoint["VpcEndpoint"]["VpcEndpointId"]
         return rid, self._outputs(ctx, ec2, rid, inputs)
 
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        ec2 = ctx.client("ec2")
+    def _apply(self, ec2: Any, rid: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
         changes: dict[str, Any] = {}
-        if old_inputs.get("policy") != new_inputs.get("policy"):
-            if new_inputs.get("policy"):
-                changes["PolicyDocument"] = new_inputs["policy"]
+        if old.get("policy") != new.get("policy"):
+            if new.get("policy"):
+                changes["PolicyDocument"] = new["policy"]
             else:  # back to AWS's default full-access policy, as the provider does
                 changes["ResetPolicy"] = True
         for wire, api in (
@@ -1231,29 +1185,23 @@ class VpcEndpoint(_Ec2Handler):
             ("subnetIds", "SubnetIds"),
             ("securityGroupIds", "SecurityGroupIds"),
         ):
-            added, removed = _added_removed(old_inputs.get(wire), new_inputs.get(wire))
+            added, removed = _added_removed(old.get(wire), new.get(wire))
             if added:
                 changes[f"Add{api}"] = added
             if removed:
                 changes[f"Remove{api}"] = removed
-        if old_inputs.get("privateDnsEnabled") != new_inputs.get("privateDnsEnabled"):
-            changes["PrivateDnsEnabled"] = bool(new_inputs.get("privateDnsEnabled"))
-        if old_inputs.get("ipAddressType") != new_inputs.get("ipAddressType") and new_inputs.get(
-            "ipAddressType"
-        ):
-            changes["IpAddressType"] = new_inputs["ipAddressType"]
-        if old_inputs.get("dnsOptions") != new_inputs.get("dnsOptions") and new_inputs.get(
-            "dnsOptions"
-        ):
-            changes["DnsOptions"] = _dns_options(new_inputs["dnsOptions"])
-        if old_inputs.get("subnetConfigurations") != new_inputs.get("subnetConfigurations"):
+        if old.get("privateDnsEnabled") != new.get("privateDnsEnabled"):
+            changes["PrivateDnsEnabled"] = bool(new.get("privateDnsEnabled"))
+        if old.get("ipAddressType") != new.get("ipAddressType") and new.get("ipAddressType"):
+            changes["IpAddressType"] = new["ipAddressType"]
+        if old.get("dnsOptions") != new.get("dnsOptions") and new.get("dnsOptions"):
+            changes["DnsOptions"] = _dns_options(new["dnsOptions"])
+        if old.get("subnetConfigurations") != new.get("subnetConfigurations"):
             changes["SubnetConfigurations"] = _subnet_configurations(
-                new_inputs.get("subnetConfigurations") or []
+                new.get("subnetConfigurations") or []
             )
         if changes:
             ec2.modify_vpc_endpoint(VpcEndpointId=rid, **changes)
-        _retag(ec2, rid, old_inputs, new_inputs)
-        return self._outputs(ctx, ec2, rid, new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         ec2 = ctx.client("ec2")
@@ -1346,7 +1294,7 @@ def _subnet_configurations(configs: Iterable[Mapping[str, Any]]) -> list[dict[st
     ]
 
 
-class FlowLog(_Ec2Handler):
+class FlowLog(_Described):
     """A flow log of a VPC, subnet, interface or transit gateway. Everything but the tags
     is fixed once created (the provider's schema marks it all ForceNew)."""
 
@@ -1387,15 +1335,18 @@ class FlowLog(_Ec2Handler):
             "ResourceIds": [inputs[source_key]],
             "LogDestinationType": inputs.get("logDestinationType") or "cloud-watch-logs",
         }
-        for wire, api in (
-            ("trafficType", "TrafficType"),
-            ("logDestination", "LogDestination"),
-            ("iamRoleArn", "DeliverLogsPermissionArn"),
-            ("deliverCrossAccountRole", "DeliverCrossAccountRole"),
-            ("logFormat", "LogFormat"),
-        ):
-            if inputs.get(wire):
-                kwargs[api] = inputs[wire]
+        kwargs.update(
+            given(
+                inputs,
+                {
+                    "trafficType": "TrafficType",
+                    "logDestination": "LogDestination",
+                    "iamRoleArn": "DeliverLogsPermissionArn",
+                    "deliverCrossAccountRole": "DeliverCrossAccountRole",
+                    "logFormat": "LogFormat",
+                },
+            )
+        )
         if inputs.get("maxAggregationInterval") is not None:
             kwargs["MaxAggregationInterval"] = as_int(inputs["maxAggregationInterval"])
         options = inputs.get("destinationOptions") or {}
@@ -1414,18 +1365,6 @@ class FlowLog(_Ec2Handler):
             raise HandlerError(f"creating the flow log failed: {result.get('Unsuccessful')}")
         rid = result["FlowLogIds"][0]
         return rid, self._outputs(ctx, ec2, rid, inputs)
-
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        ec2 = ctx.client("ec2")
-        _retag(ec2, rid, old_inputs, new_inputs)
-        return self._outputs(ctx, ec2, rid, new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         _delete_quietly(ctx.client("ec2").delete_flow_logs, FlowLogIds=[rid])

@@ -2,37 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from infra.sandbox.handlers.base import Context, Handler, not_found, tags_list
-
-
-@contextmanager
-def _gone_is_fine() -> Iterator[None]:
-    """Deleting what is already gone is not an error (a second `down`, a manual cleanup)."""
-    try:
-        yield
-    except Exception as exc:
-        if not not_found(exc):
-            raise
-
-
-def _retag(
-    old: Mapping[str, str] | None,
-    new: Mapping[str, str] | None,
-    tag: Callable[[list[dict[str, str]]], Any],
-    untag: Callable[[list[str]], Any],
-) -> None:
-    """Bring tags from `old` to `new`: untag the keys dropped, tag those added or changed."""
-    old, new = dict(old or {}), dict(new or {})
-    dropped = sorted(set(old) - set(new))
-    if dropped:
-        untag(dropped)
-    changed = {k: v for k, v in new.items() if old.get(k) != v}
-    if changed:
-        tag(tags_list(changed))
+from infra.sandbox.handlers.base import Context, Handler, gone_is_fine, retag, tags_list
 
 
 def _mutability(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,10 +65,10 @@ class Repository(Handler):
         if _mutability(old_inputs) != _mutability(new_inputs):
             ecr.put_image_tag_mutability(repositoryName=rid, **_mutability(new_inputs))
         arn = old_outputs["arn"]
-        _retag(
-            old_inputs.get("tags"),
-            new_inputs.get("tags"),
-            lambda tags: ecr.tag_resource(resourceArn=arn, tags=tags),
+        retag(
+            old_inputs,
+            new_inputs,
+            lambda tags: ecr.tag_resource(resourceArn=arn, tags=tags_list(tags)),
             lambda keys: ecr.untag_resource(resourceArn=arn, tagKeys=keys),
         )
         repository = ecr.describe_repositories(repositoryNames=[rid])["repositories"][0]
@@ -104,7 +77,7 @@ class Repository(Handler):
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         # forceDelete=False (the stacks' setting) keeps a repository that still holds
         # images: ECR then refuses, and the error says so.
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("ecr").delete_repository(
                 repositoryName=rid, force=bool(outputs.get("forceDelete"))
             )
@@ -141,7 +114,7 @@ class LifecyclePolicy(Handler):
         return self._put(ctx, rid, new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():  # also when the repository itself is gone
+        with gone_is_fine():  # also when the repository itself is gone
             ctx.client("ecr").delete_lifecycle_policy(repositoryName=rid)
 
     @staticmethod

@@ -6,8 +6,7 @@ strings and are passed through unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from infra.sandbox.handlers.base import (
@@ -15,44 +14,12 @@ from infra.sandbox.handlers.base import (
     Context,
     Handler,
     as_int,
-    not_found,
+    gone_is_fine,
+    physical_name,
+    retag,
     stable_suffix,
     tags_list,
 )
-
-
-@contextmanager
-def _gone_is_fine() -> Iterator[None]:
-    """Deleting what is already gone is not an error (a second `down`, a manual cleanup)."""
-    try:
-        yield
-    except Exception as exc:
-        if not not_found(exc):
-            raise
-
-
-def _physical_name(ctx: Context, inputs: Mapping[str, Any], max_length: int) -> str:
-    if inputs.get("name"):
-        return str(inputs["name"])
-    if inputs.get("namePrefix"):
-        return f"{inputs['namePrefix']}{ctx.auto_name(max_length=max_length)[-7:]}"
-    return ctx.auto_name(max_length=max_length)
-
-
-def _retag(
-    old: Mapping[str, str] | None,
-    new: Mapping[str, str] | None,
-    tag: Callable[[list[dict[str, str]]], Any],
-    untag: Callable[[list[str]], Any],
-) -> None:
-    """Bring tags from `old` to `new`: untag the keys dropped, tag those added or changed."""
-    old, new = dict(old or {}), dict(new or {})
-    dropped = sorted(set(old) - set(new))
-    if dropped:
-        untag(dropped)
-    changed = {k: v for k, v in new.items() if old.get(k) != v}
-    if changed:
-        tag(tags_list(changed))
 
 
 class Role(Handler):
@@ -64,7 +31,7 @@ class Role(Handler):
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         iam = ctx.client("iam")
-        name = _physical_name(ctx, inputs, max_length=64)
+        name = physical_name(ctx, inputs, max_length=64)
         kwargs: dict[str, Any] = {
             "RoleName": name,
             "AssumeRolePolicyDocument": inputs["assumeRolePolicy"],
@@ -109,10 +76,10 @@ class Role(Handler):
                 )
             else:
                 iam.delete_role_permissions_boundary(RoleName=rid)
-        _retag(
-            old_inputs.get("tags"),
-            new_inputs.get("tags"),
-            lambda tags: iam.tag_role(RoleName=rid, Tags=tags),
+        retag(
+            old_inputs,
+            new_inputs,
+            lambda tags: iam.tag_role(RoleName=rid, Tags=tags_list(tags)),
             lambda keys: iam.untag_role(RoleName=rid, TagKeys=keys),
         )
         self._sync_exclusive(iam, rid, old_inputs, new_inputs)
@@ -120,7 +87,7 @@ class Role(Handler):
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         iam = ctx.client("iam")
-        with _gone_is_fine():
+        with gone_is_fine():
             # As the provider does: instance profiles always let go of the role; attached
             # and inline policies are removed only when the role manages them itself (the
             # deprecated exclusive arguments) or force_detach_policies says so. Otherwise
@@ -181,7 +148,7 @@ class RolePolicy(Handler):
     replace_on = frozenset({"role", "name", "namePrefix"})
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        name = _physical_name(ctx, inputs, max_length=128)
+        name = physical_name(ctx, inputs, max_length=128)
         ctx.client("iam").put_role_policy(
             RoleName=inputs["role"], PolicyName=name, PolicyDocument=inputs["policy"]
         )
@@ -203,7 +170,7 @@ class RolePolicy(Handler):
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         role, name = rid.split(":", 1)
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("iam").delete_role_policy(RoleName=role, PolicyName=name)
 
 
@@ -228,7 +195,7 @@ class Policy(Handler):
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         iam = ctx.client("iam")
         kwargs: dict[str, Any] = {
-            "PolicyName": _physical_name(ctx, inputs, max_length=128),
+            "PolicyName": physical_name(ctx, inputs, max_length=128),
             "PolicyDocument": inputs["policy"],
             "Path": inputs.get("path") or "/",
         }
@@ -259,17 +226,17 @@ class Policy(Handler):
             iam.create_policy_version(
                 PolicyArn=rid, PolicyDocument=new_inputs["policy"], SetAsDefault=True
             )
-        _retag(
-            old_inputs.get("tags"),
-            new_inputs.get("tags"),
-            lambda tags: iam.tag_policy(PolicyArn=rid, Tags=tags),
+        retag(
+            old_inputs,
+            new_inputs,
+            lambda tags: iam.tag_policy(PolicyArn=rid, Tags=tags_list(tags)),
             lambda keys: iam.untag_policy(PolicyArn=rid, TagKeys=keys),
         )
         return self._outputs(iam.get_policy(PolicyArn=rid)["Policy"], new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         iam = ctx.client("iam")
-        with _gone_is_fine():
+        with gone_is_fine():
             # IAM refuses to delete a policy that still has non-default versions.
             for version in iam.list_policy_versions(PolicyArn=rid)["Versions"]:
                 if not version["IsDefaultVersion"]:
@@ -302,7 +269,7 @@ class RolePolicyAttachment(Handler):
         return f"{role}-{stable_suffix(arn)}", {}
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("iam").detach_role_policy(
                 RoleName=outputs["role"], PolicyArn=outputs["policyArn"]
             )
@@ -362,10 +329,12 @@ class OpenIdConnectProvider(Handler):
                 OpenIDConnectProviderArn=rid,
                 ThumbprintList=list(new_inputs.get("thumbprintLists") or []),
             )
-        _retag(
-            old_inputs.get("tags"),
-            new_inputs.get("tags"),
-            lambda tags: iam.tag_open_id_connect_provider(OpenIDConnectProviderArn=rid, Tags=tags),
+        retag(
+            old_inputs,
+            new_inputs,
+            lambda tags: iam.tag_open_id_connect_provider(
+                OpenIDConnectProviderArn=rid, Tags=tags_list(tags)
+            ),
             lambda keys: iam.untag_open_id_connect_provider(
                 OpenIDConnectProviderArn=rid, TagKeys=keys
             ),
@@ -373,7 +342,7 @@ class OpenIdConnectProvider(Handler):
         return self._outputs(iam, rid, new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("iam").delete_open_id_connect_provider(OpenIDConnectProviderArn=rid)
 
     @staticmethod

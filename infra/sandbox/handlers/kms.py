@@ -6,42 +6,23 @@ deletion counts as deleted (it can no longer be used, and deleting it again does
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from infra.sandbox.handlers.base import URN_TAG, Context, Handler, as_int, not_found, tags_list
+from infra.sandbox.handlers.base import (
+    URN_TAG,
+    Context,
+    Handler,
+    as_int,
+    gone_is_fine,
+    retag,
+    tags_list,
+)
 
 # The shortest window KMS allows. The sandbox's keys live in a throwaway emulator, so the
 # stack's own `deletionWindowInDays` (meant for real accounts) is recorded but not used.
 DELETION_WINDOW_DAYS = 7
 _GONE_STATES = frozenset({"PendingDeletion", "PendingReplicaDeletion"})
-
-
-@contextmanager
-def _gone_is_fine() -> Iterator[None]:
-    """Deleting what is already gone is not an error (a second `down`, a manual cleanup)."""
-    try:
-        yield
-    except Exception as exc:
-        if not not_found(exc):
-            raise
-
-
-def _retag(
-    old: Mapping[str, str] | None,
-    new: Mapping[str, str] | None,
-    tag: Callable[[list[dict[str, str]]], Any],
-    untag: Callable[[list[str]], Any],
-) -> None:
-    """Bring tags from `old` to `new`: untag the keys dropped, tag those added or changed."""
-    old, new = dict(old or {}), dict(new or {})
-    dropped = sorted(set(old) - set(new))
-    if dropped:
-        untag(dropped)
-    changed = {k: v for k, v in new.items() if old.get(k) != v}
-    if changed:
-        tag(tags_list(changed, key="TagKey", value="TagValue"))
 
 
 class Key(Handler):
@@ -127,17 +108,19 @@ class Key(Handler):
             self._rotation(kms, rid, new_inputs)
         if "isEnabled" in changed and not enabled:
             kms.disable_key(KeyId=rid)
-        _retag(
-            old_inputs.get("tags"),
-            new_inputs.get("tags"),
-            lambda tags: kms.tag_resource(KeyId=rid, Tags=tags),
+        retag(
+            old_inputs,
+            new_inputs,
+            lambda tags: kms.tag_resource(
+                KeyId=rid, Tags=tags_list(tags, key="TagKey", value="TagValue")
+            ),
             lambda keys: kms.untag_resource(KeyId=rid, TagKeys=keys),
         )
         return self._outputs(kms, rid, old_outputs["arn"], new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         kms = ctx.client("kms")
-        with _gone_is_fine():
+        with gone_is_fine():
             # Aliases first: an alias of a key pending deletion still holds its name.
             for page in kms.get_paginator("list_aliases").paginate(KeyId=rid):
                 for alias in page["Aliases"]:
@@ -202,7 +185,7 @@ class Alias(Handler):
         return self._outputs(ctx, kms, rid, new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("kms").delete_alias(AliasName=rid)
 
     @staticmethod

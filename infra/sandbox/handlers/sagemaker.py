@@ -10,16 +10,25 @@ by the tables below; members left out of the inputs are left out of the request.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from infra.sandbox.handlers.base import Context, Handler, not_found, tags_list
+from infra.sandbox.handlers.base import (
+    Context,
+    Fields,
+    Handler,
+    gone_is_fine,
+    mapped,
+    mapped_each,
+    mapped_first,
+    mapped_one,
+    not_found,
+    physical_name,
+    retag,
+    tags_list,
+)
 
 log = logging.getLogger(__name__)
-
-Convert = Callable[[Any], Any]
-Fields = Mapping[str, tuple[str, Convert]]
 
 
 def _gone(exc: Exception) -> bool:
@@ -31,51 +40,14 @@ def _gone(exc: Exception) -> bool:
     )
 
 
-@contextmanager
-def _gone_is_fine() -> Iterator[None]:
-    """Deleting what is already gone is not an error (a second `down`, a manual cleanup)."""
-    try:
-        yield
-    except Exception as exc:
-        if not _gone(exc):
-            raise
-
-
-def _mapped(source: Mapping[str, Any] | None, fields: Fields) -> dict[str, Any]:
-    """The members of `source` that `fields` names, renamed and converted; absent ones
-    (missing or None) are left out."""
-    out: dict[str, Any] = {}
-    for wire, (api, convert) in fields.items():
-        value = (source or {}).get(wire)
-        if value is not None:
-            converted = convert(value)
-            if converted is not None:
-                out[api] = converted
-    return out
-
-
-def _one(fields: Fields) -> Convert:
-    return lambda value: _mapped(value, fields)
-
-
-def _each(fields: Fields) -> Convert:
-    return lambda values: [_mapped(value, fields) for value in values]
-
-
-def _first(fields: Fields) -> Convert:
-    """A provider list of at most one item that the API takes as a single structure."""
-    return lambda values: _mapped(values[0], fields) if values else None
-
-
 def _retag(ctx: Context, arn: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
     sagemaker = ctx.client("sagemaker")
-    old_tags, new_tags = dict(old.get("tags") or {}), dict(new.get("tags") or {})
-    dropped = sorted(set(old_tags) - set(new_tags))
-    if dropped:
-        sagemaker.delete_tags(ResourceArn=arn, TagKeys=dropped)
-    changed = {k: v for k, v in new_tags.items() if old_tags.get(k) != v}
-    if changed:
-        sagemaker.add_tags(ResourceArn=arn, Tags=tags_list(changed))
+    retag(
+        old,
+        new,
+        lambda tags: sagemaker.add_tags(ResourceArn=arn, Tags=tags_list(tags)),
+        lambda keys: sagemaker.delete_tags(ResourceArn=arn, TagKeys=keys),
+    )
 
 
 def _with_tags(request: dict[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,7 +62,7 @@ _S3_MODEL_DATA: Fields = {
     "s3Uri": ("S3Uri", str),
     "s3DataType": ("S3DataType", str),
     "compressionType": ("CompressionType", str),
-    "modelAccessConfig": ("ModelAccessConfig", _one({"acceptEula": ("AcceptEula", bool)})),
+    "modelAccessConfig": ("ModelAccessConfig", mapped_one({"acceptEula": ("AcceptEula", bool)})),
 }
 _CONTAINER: Fields = {
     "image": ("Image", str),
@@ -102,12 +74,12 @@ _CONTAINER: Fields = {
     "inferenceSpecificationName": ("InferenceSpecificationName", str),
     "imageConfig": (
         "ImageConfig",
-        _one(
+        mapped_one(
             {
                 "repositoryAccessMode": ("RepositoryAccessMode", str),
                 "repositoryAuthConfig": (
                     "RepositoryAuthConfig",
-                    _one(
+                    mapped_one(
                         {
                             "repositoryCredentialsProviderArn": (
                                 "RepositoryCredentialsProviderArn",
@@ -121,30 +93,30 @@ _CONTAINER: Fields = {
     ),
     "modelDataSource": (
         "ModelDataSource",
-        _one({"s3DataSources": ("S3DataSource", _first(_S3_MODEL_DATA))}),
+        mapped_one({"s3DataSources": ("S3DataSource", mapped_first(_S3_MODEL_DATA))}),
     ),
     "additionalModelDataSources": (
         "AdditionalModelDataSources",
-        _each(
+        mapped_each(
             {
                 "channelName": ("ChannelName", str),
-                "s3DataSources": ("S3DataSource", _first(_S3_MODEL_DATA)),
+                "s3DataSources": ("S3DataSource", mapped_first(_S3_MODEL_DATA)),
             }
         ),
     ),
     "multiModelConfig": (
         "MultiModelConfig",
-        _one({"modelCacheSetting": ("ModelCacheSetting", str)}),
+        mapped_one({"modelCacheSetting": ("ModelCacheSetting", str)}),
     ),
 }
 _MODEL: Fields = {
     "executionRoleArn": ("ExecutionRoleArn", str),
-    "primaryContainer": ("PrimaryContainer", _one(_CONTAINER)),
-    "containers": ("Containers", _each(_CONTAINER)),
-    "inferenceExecutionConfig": ("InferenceExecutionConfig", _one({"mode": ("Mode", str)})),
+    "primaryContainer": ("PrimaryContainer", mapped_one(_CONTAINER)),
+    "containers": ("Containers", mapped_each(_CONTAINER)),
+    "inferenceExecutionConfig": ("InferenceExecutionConfig", mapped_one({"mode": ("Mode", str)})),
     "vpcConfig": (
         "VpcConfig",
-        _one({"subnets": ("Subnets", list), "securityGroupIds": ("SecurityGroupIds", list)}),
+        mapped_one({"subnets": ("Subnets", list), "securityGroupIds": ("SecurityGroupIds", list)}),
     ),
     "enableNetworkIsolation": ("EnableNetworkIsolation", bool),
 }
@@ -166,11 +138,11 @@ _VARIANT: Fields = {
     "inferenceAmiVersion": ("InferenceAmiVersion", str),
     "coreDumpConfig": (
         "CoreDumpConfig",
-        _one({"destinationS3Uri": ("DestinationS3Uri", str), "kmsKeyId": ("KmsKeyId", str)}),
+        mapped_one({"destinationS3Uri": ("DestinationS3Uri", str), "kmsKeyId": ("KmsKeyId", str)}),
     ),
     "serverlessConfig": (
         "ServerlessConfig",
-        _one(
+        mapped_one(
             {
                 "maxConcurrency": ("MaxConcurrency", int),
                 "memorySizeInMb": ("MemorySizeInMB", int),
@@ -180,7 +152,7 @@ _VARIANT: Fields = {
     ),
     "managedInstanceScaling": (
         "ManagedInstanceScaling",
-        _one(
+        mapped_one(
             {
                 "status": ("Status", str),
                 "minInstanceCount": ("MinInstanceCount", int),
@@ -188,10 +160,13 @@ _VARIANT: Fields = {
             }
         ),
     ),
-    "routingConfigs": ("RoutingConfig", _first({"routingStrategy": ("RoutingStrategy", str)})),
+    "routingConfigs": (
+        "RoutingConfig",
+        mapped_first({"routingStrategy": ("RoutingStrategy", str)}),
+    ),
     "capacityReservationConfig": (
         "CapacityReservationConfig",
-        _one(
+        mapped_one(
             {
                 "capacityReservationPreference": ("CapacityReservationPreference", str),
                 "mlReservationArn": ("MlReservationArn", str),
@@ -204,7 +179,7 @@ _VARIANT: Fields = {
 def _variants(values: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     # The API requires a variant name; the provider generates one when none is given.
     return [
-        {"VariantName": f"variant-{number}", **_mapped(value, _VARIANT)}
+        {"VariantName": f"variant-{number}", **mapped(value, _VARIANT)}
         for number, value in enumerate(values, start=1)
     ]
 
@@ -214,10 +189,10 @@ _DATA_CAPTURE: Fields = {
     "initialSamplingPercentage": ("InitialSamplingPercentage", int),
     "destinationS3Uri": ("DestinationS3Uri", str),
     "kmsKeyId": ("KmsKeyId", str),
-    "captureOptions": ("CaptureOptions", _each({"captureMode": ("CaptureMode", str)})),
+    "captureOptions": ("CaptureOptions", mapped_each({"captureMode": ("CaptureMode", str)})),
     "captureContentTypeHeader": (
         "CaptureContentTypeHeader",
-        _one(
+        mapped_one(
             {
                 "csvContentTypes": ("CsvContentTypes", list),
                 "jsonContentTypes": ("JsonContentTypes", list),
@@ -228,18 +203,20 @@ _DATA_CAPTURE: Fields = {
 _ASYNC_INFERENCE: Fields = {
     "clientConfig": (
         "ClientConfig",
-        _one({"maxConcurrentInvocationsPerInstance": ("MaxConcurrentInvocationsPerInstance", int)}),
+        mapped_one(
+            {"maxConcurrentInvocationsPerInstance": ("MaxConcurrentInvocationsPerInstance", int)}
+        ),
     ),
     "outputConfig": (
         "OutputConfig",
-        _one(
+        mapped_one(
             {
                 "s3OutputPath": ("S3OutputPath", str),
                 "s3FailurePath": ("S3FailurePath", str),
                 "kmsKeyId": ("KmsKeyId", str),
                 "notificationConfig": (
                     "NotificationConfig",
-                    _one(
+                    mapped_one(
                         {
                             "successTopic": ("SuccessTopic", str),
                             "errorTopic": ("ErrorTopic", str),
@@ -254,9 +231,9 @@ _ASYNC_INFERENCE: Fields = {
 _ENDPOINT_CONFIG: Fields = {
     "productionVariants": ("ProductionVariants", _variants),
     "shadowProductionVariants": ("ShadowProductionVariants", _variants),
-    "dataCaptureConfig": ("DataCaptureConfig", _one(_DATA_CAPTURE)),
+    "dataCaptureConfig": ("DataCaptureConfig", mapped_one(_DATA_CAPTURE)),
     "kmsKeyArn": ("KmsKeyId", str),  # encrypts the ML storage volumes of the instances
-    "asyncInferenceConfig": ("AsyncInferenceConfig", _one(_ASYNC_INFERENCE)),
+    "asyncInferenceConfig": ("AsyncInferenceConfig", mapped_one(_ASYNC_INFERENCE)),
     "executionRoleArn": ("ExecutionRoleArn", str),
 }
 
@@ -264,16 +241,16 @@ _CAPACITY_SIZE: Fields = {"type": ("Type", str), "value": ("Value", int)}
 _DEPLOYMENT: Fields = {
     "blueGreenUpdatePolicy": (
         "BlueGreenUpdatePolicy",
-        _one(
+        mapped_one(
             {
                 "trafficRoutingConfiguration": (
                     "TrafficRoutingConfiguration",
-                    _one(
+                    mapped_one(
                         {
                             "type": ("Type", str),
                             "waitIntervalInSeconds": ("WaitIntervalInSeconds", int),
-                            "canarySize": ("CanarySize", _one(_CAPACITY_SIZE)),
-                            "linearStepSize": ("LinearStepSize", _one(_CAPACITY_SIZE)),
+                            "canarySize": ("CanarySize", mapped_one(_CAPACITY_SIZE)),
+                            "linearStepSize": ("LinearStepSize", mapped_one(_CAPACITY_SIZE)),
                         }
                     ),
                 ),
@@ -284,18 +261,21 @@ _DEPLOYMENT: Fields = {
     ),
     "rollingUpdatePolicy": (
         "RollingUpdatePolicy",
-        _one(
+        mapped_one(
             {
-                "maximumBatchSize": ("MaximumBatchSize", _one(_CAPACITY_SIZE)),
+                "maximumBatchSize": ("MaximumBatchSize", mapped_one(_CAPACITY_SIZE)),
                 "waitIntervalInSeconds": ("WaitIntervalInSeconds", int),
                 "maximumExecutionTimeoutInSeconds": ("MaximumExecutionTimeoutInSeconds", int),
-                "rollbackMaximumBatchSize": ("RollbackMaximumBatchSize", _one(_CAPACITY_SIZE)),
+                "rollbackMaximumBatchSize": (
+                    "RollbackMaximumBatchSize",
+                    mapped_one(_CAPACITY_SIZE),
+                ),
             }
         ),
     ),
     "autoRollbackConfiguration": (
         "AutoRollbackConfiguration",
-        _one({"alarms": ("Alarms", _each({"alarmName": ("AlarmName", str)}))}),
+        mapped_one({"alarms": ("Alarms", mapped_each({"alarmName": ("AlarmName", str)}))}),
     ),
 }
 
@@ -339,9 +319,9 @@ class ModelPackageGroup(Handler):
         paginator = sagemaker.get_paginator("list_model_packages")
         for page in paginator.paginate(ModelPackageGroupName=rid):
             for package in page.get("ModelPackageSummaryList", []):
-                with _gone_is_fine():
+                with gone_is_fine(_gone):
                     sagemaker.delete_model_package(ModelPackageName=package["ModelPackageArn"])
-        with _gone_is_fine():
+        with gone_is_fine(_gone):
             sagemaker.delete_model_package_group(ModelPackageGroupName=rid)
 
 
@@ -352,12 +332,12 @@ class Model(Handler):
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         name = inputs.get("name") or ctx.auto_name(max_length=63)
-        request = {"ModelName": name, **_mapped(inputs, _MODEL)}
+        request = {"ModelName": name, **mapped(inputs, _MODEL)}
         arn = ctx.client("sagemaker").create_model(**_with_tags(request, inputs))["ModelArn"]
         return name, {"name": name, "arn": arn, "tagsAll": dict(inputs.get("tags") or {})}
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():
+        with gone_is_fine(_gone):
             ctx.client("sagemaker").delete_model(ModelName=rid)
 
 
@@ -368,19 +348,14 @@ class EndpointConfiguration(Handler):
     type_token = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        if inputs.get("name"):
-            name = str(inputs["name"])
-        elif inputs.get("namePrefix"):
-            name = f"{inputs['namePrefix']}{ctx.auto_name()[-7:]}"
-        else:
-            name = ctx.auto_name(max_length=63)
-        request = {"EndpointConfigName": name, **_mapped(inputs, _ENDPOINT_CONFIG)}
+        name = physical_name(ctx, inputs, max_length=63)
+        request = {"EndpointConfigName": name, **mapped(inputs, _ENDPOINT_CONFIG)}
         answer = ctx.client("sagemaker").create_endpoint_config(**_with_tags(request, inputs))
         arn = answer["EndpointConfigArn"]
         return name, {"name": name, "arn": arn, "tagsAll": dict(inputs.get("tags") or {})}
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():
+        with gone_is_fine(_gone):
             ctx.client("sagemaker").delete_endpoint_config(EndpointConfigName=rid)
 
 
@@ -400,7 +375,7 @@ class Endpoint(Handler):
             "EndpointConfigName": inputs["endpointConfigName"],
         }
         if inputs.get("deploymentConfig"):
-            request["DeploymentConfig"] = _mapped(inputs["deploymentConfig"], _DEPLOYMENT)
+            request["DeploymentConfig"] = mapped(inputs["deploymentConfig"], _DEPLOYMENT)
         arn = ctx.client("sagemaker").create_endpoint(**_with_tags(request, inputs))["EndpointArn"]
         return name, {"name": name, "arn": arn, "tagsAll": dict(inputs.get("tags") or {})}
 
@@ -422,7 +397,7 @@ class Endpoint(Handler):
                 "EndpointConfigName": new_inputs["endpointConfigName"],
             }
             if new_inputs.get("deploymentConfig"):
-                request["DeploymentConfig"] = _mapped(new_inputs["deploymentConfig"], _DEPLOYMENT)
+                request["DeploymentConfig"] = mapped(new_inputs["deploymentConfig"], _DEPLOYMENT)
             ctx.client("sagemaker").update_endpoint(**request)
         _retag(ctx, old_outputs["arn"], old_inputs, new_inputs)
         return {
@@ -432,7 +407,7 @@ class Endpoint(Handler):
         }
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():
+        with gone_is_fine(_gone):
             ctx.client("sagemaker").delete_endpoint(EndpointName=rid)
 
 

@@ -7,35 +7,25 @@ input is which attribute. A topic's id is its ARN, a subscription's its subscrip
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from infra.sandbox.handlers.base import Context, Handler, not_found, tags_list
-
-
-@contextmanager
-def _gone_is_fine() -> Iterator[None]:
-    """Deleting what is already gone is not an error (a second `down`, a manual cleanup)."""
-    try:
-        yield
-    except Exception as exc:
-        if not not_found(exc):
-            raise
-
-
-def _attribute(value: Any) -> str:
-    """SNS attribute values are strings; booleans are lower-case."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # whole numbers arrive as floats
-    return str(value)
+from infra.sandbox.handlers.base import (
+    Context,
+    Handler,
+    attribute_string,
+    gone_is_fine,
+    not_found,
+    physical_name,
+    tags_list,
+)
 
 
 def _attributes(inputs: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, str]:
     attributes = {
-        api: _attribute(inputs[wire]) for wire, api in names.items() if inputs.get(wire) is not None
+        api: attribute_string(inputs[wire])
+        for wire, api in names.items()
+        if inputs.get(wire) is not None
     }
     # A standard topic is one without the attribute, as the provider sends it.
     if attributes.get("FifoTopic") == "false":
@@ -111,17 +101,19 @@ class Topic(Handler):
     other attribute changes in place with SetTopicAttributes."""
 
     type_token = "aws:sns/topic:Topic"
+
+    def find_orphan(self, ctx: Context, inputs: Mapping[str, Any]) -> str | None:
+        name = inputs.get("name")
+        if not isinstance(name, str) or not name:
+            return None
+        return f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{name}"
+
     replace_on = frozenset({"name", "namePrefix", "fifoTopic"})
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         sns = ctx.client("sns")
         suffix = ".fifo" if inputs.get("fifoTopic") else ""
-        if inputs.get("name"):
-            name = str(inputs["name"])
-        elif inputs.get("namePrefix"):
-            name = f"{inputs['namePrefix']}{ctx.auto_name()[-7:]}{suffix}"
-        else:
-            name = f"{ctx.auto_name(max_length=256 - len(suffix))}{suffix}"
+        name = physical_name(ctx, inputs, max_length=256, suffix=suffix)
         request: dict[str, Any] = {
             "Name": name,
             "Attributes": _attributes(inputs, _TOPIC_CREATE_ATTRIBUTES),
@@ -162,7 +154,7 @@ class Topic(Handler):
         return self._outputs(sns, rid, new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("sns").delete_topic(TopicArn=rid)
 
     @staticmethod
@@ -200,7 +192,7 @@ class TopicPolicy(Handler):
         return self._put(ctx, rid, new_inputs["policy"])
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():  # also when the topic itself is gone
+        with gone_is_fine():  # also when the topic itself is gone
             self._put(ctx, rid, _default_topic_policy(rid))
 
     @staticmethod

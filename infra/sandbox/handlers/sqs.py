@@ -6,11 +6,17 @@ and `redriveAllowPolicy` too). Queues are known by URL: it is the id of all thre
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from infra.sandbox.handlers.base import Context, Handler, not_found
+from infra.sandbox.handlers.base import (
+    Context,
+    Handler,
+    attribute_string,
+    gone_is_fine,
+    not_found,
+    physical_name,
+)
 
 # input key -> (attribute, what SQS holds when the input is dropped; None: "" clears it)
 _QUEUE_ATTRIBUTES: dict[str, tuple[str, str | None]] = {
@@ -32,28 +38,9 @@ _QUEUE_ATTRIBUTES: dict[str, tuple[str, str | None]] = {
 }
 
 
-@contextmanager
-def _gone_is_fine() -> Iterator[None]:
-    """Deleting what is already gone is not an error (a second `down`, a manual cleanup)."""
-    try:
-        yield
-    except Exception as exc:
-        if not not_found(exc):
-            raise
-
-
-def _attribute(value: Any) -> str:
-    """SQS attribute values are strings; booleans are lower-case, numbers whole."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # whole numbers arrive as floats
-    return str(value)
-
-
 def _attributes(inputs: Mapping[str, Any]) -> dict[str, str]:
     attributes = {
-        api: _attribute(inputs[wire])
+        api: attribute_string(inputs[wire])
         for wire, (api, _) in _QUEUE_ATTRIBUTES.items()
         if inputs.get(wire) is not None
     }
@@ -68,17 +55,24 @@ class Queue(Handler):
     fixed (a change replaces it); every other attribute changes in place."""
 
     type_token = "aws:sqs/queue:Queue"
+
+    def find_orphan(self, ctx: Context, inputs: Mapping[str, Any]) -> str | None:
+        name = inputs.get("name")
+        if not isinstance(name, str) or not name:
+            return None
+        try:
+            return str(ctx.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
+        except Exception as exc:
+            if not_found(exc) or "NonExistentQueue" in str(exc):
+                return None
+            raise
+
     replace_on = frozenset({"name", "namePrefix", "fifoQueue"})
 
     def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         sqs = ctx.client("sqs")
         suffix = ".fifo" if inputs.get("fifoQueue") else ""
-        if inputs.get("name"):
-            name = str(inputs["name"])
-        elif inputs.get("namePrefix"):
-            name = f"{inputs['namePrefix']}{ctx.auto_name()[-7:]}{suffix}"
-        else:
-            name = f"{ctx.auto_name(max_length=80 - len(suffix))}{suffix}"
+        name = physical_name(ctx, inputs, max_length=80, suffix=suffix)
         request: dict[str, Any] = {"QueueName": name, "Attributes": _attributes(inputs)}
         if inputs.get("tags"):
             request["tags"] = dict(inputs["tags"])
@@ -113,7 +107,7 @@ class Queue(Handler):
         return self._outputs(sqs, rid, old_outputs["name"], new_inputs)
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():
+        with gone_is_fine():
             ctx.client("sqs").delete_queue(QueueUrl=rid)
 
     @staticmethod
@@ -149,7 +143,7 @@ class _QueueAttribute(Handler):
         return {}
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
-        with _gone_is_fine():  # also when the queue itself is gone
+        with gone_is_fine():  # also when the queue itself is gone
             self._set(ctx, rid, "")
 
     def _set(self, ctx: Context, url: str, value: str) -> None:
