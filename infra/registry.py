@@ -33,11 +33,18 @@ def model_package_group_name(prefix: str) -> str:
     return physical_name(prefix, "models")
 
 
-def lifecycle_policy(keep_images: int) -> dict[str, Any]:
-    """ECR lifecycle policy: untagged images go after a day, at most `keep_images` stay.
+RELEASE_TAG_PREFIX = "release-"
+RELEASE_RETENTION_DAYS = 3650
 
-    ECR evaluates rules by ascending priority, and a `tagStatus: any` rule must have the
-    highest priority number, so the count rule comes last.
+
+def lifecycle_policy(keep_images: int) -> dict[str, Any]:
+    """ECR lifecycle policy: untagged images go after a day, at most `keep_images` stay,
+    and images tagged `release-*` (what endpoints serve) are kept for ten years.
+
+    ECR evaluates rules by ascending priority, and an image selected by a rule is never
+    expired by a later one: the release rule comes first so the count rule cannot expire
+    an image an endpoint may still pull when it scales out. A `tagStatus: any` rule must
+    have the highest priority number, so the count rule comes last.
     """
     if not 1 <= keep_images <= MAX_KEEP_IMAGES:
         raise ValueError(f"keep_images must be between 1 and {MAX_KEEP_IMAGES}, got {keep_images}")
@@ -45,6 +52,18 @@ def lifecycle_policy(keep_images: int) -> dict[str, Any]:
         "rules": [
             {
                 "rulePriority": 1,
+                "description": "Keep release images (served by endpoints) for ten years",
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPrefixList": [RELEASE_TAG_PREFIX],
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": RELEASE_RETENTION_DAYS,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
                 "description": "Expire untagged images (leftovers of re-pushed builds)",
                 "selection": {
                     "tagStatus": "untagged",
@@ -55,8 +74,8 @@ def lifecycle_policy(keep_images: int) -> dict[str, Any]:
                 "action": {"type": "expire"},
             },
             {
-                "rulePriority": 2,
-                "description": f"Keep only the {keep_images} most recent images",
+                "rulePriority": 3,
+                "description": f"Keep only the {keep_images} most recent other images",
                 "selection": {
                     "tagStatus": "any",
                     "countType": "imageCountMoreThan",

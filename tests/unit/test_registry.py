@@ -59,7 +59,12 @@ def test_lifecycle_policy_keeps_the_last_images(keep: int) -> None:
     priorities = [r["rulePriority"] for r in rules]
     assert len(set(priorities)) == len(priorities)
     by_status = {r["selection"]["tagStatus"]: r for r in rules}
-    assert set(by_status) == {"untagged", "any"}
+    assert set(by_status) == {"untagged", "any", "tagged"}
+    release = by_status["tagged"]
+    # first, so the count rule can never expire an image an endpoint serves
+    assert release["rulePriority"] == min(priorities)
+    assert release["selection"]["tagPrefixList"] == ["release-"]
+    assert release["selection"]["countNumber"] >= 3650
     untagged = by_status["untagged"]["selection"]
     assert untagged["countType"] == "sinceImagePushed"
     assert (untagged["countUnit"], untagged["countNumber"]) == ("days", 1)
