@@ -23,6 +23,7 @@ from infra.naming import (
     DEPLOY_ROLE,
     MONITORING_ROLE,
     PREVIEW_ROLE,
+    RETRAIN_ROLE,
     SAGEMAKER_EXECUTION_ROLE,
     physical_name,
     role_name,
@@ -212,6 +213,8 @@ class Roles(pulumi.ComponentResource):
     preview_role_name: pulumi.Output[str]
     monitoring_role_arn: pulumi.Output[str]
     monitoring_role_name: pulumi.Output[str]
+    retrain_role_arn: pulumi.Output[str]
+    retrain_role_name: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
 
     def __init__(
@@ -277,6 +280,21 @@ class Roles(pulumi.ComponentResource):
             ),
             f"CI deploys from {args.github_repository} environment {github_env}",
         )
+        # Retraining jobs run in the same GitHub environment as deployments (its reviewers
+        # gate both) but get the data plane only: no infrastructure rights at all.
+        retrain = role(
+            RETRAIN_ROLE,
+            trusted_provider.apply(
+                lambda arn: json.dumps(
+                    github_trust_policy(
+                        arn,
+                        deploy_subject(args.github_repository, github_env),
+                        "GitHubEnvironmentRetrain",
+                    )
+                )
+            ),
+            f"CI retraining from {args.github_repository} environment {github_env}",
+        )
         if args.preview_from_pull_requests:
             preview_role = role(
                 PREVIEW_ROLE,
@@ -311,6 +329,8 @@ class Roles(pulumi.ComponentResource):
         self.preview_role_name = preview_name
         self.monitoring_role_arn = monitoring.arn
         self.monitoring_role_name = monitoring.name
+        self.retrain_role_arn = retrain.arn
+        self.retrain_role_name = retrain.name
         self.oidc_provider_arn = provider_arn
         self.register_outputs(
             {
@@ -322,6 +342,8 @@ class Roles(pulumi.ComponentResource):
                 "preview_role_name": self.preview_role_name,
                 "monitoring_role_arn": self.monitoring_role_arn,
                 "monitoring_role_name": self.monitoring_role_name,
+                "retrain_role_arn": self.retrain_role_arn,
+                "retrain_role_name": self.retrain_role_name,
                 "oidc_provider_arn": self.oidc_provider_arn,
             }
         )

@@ -37,6 +37,7 @@ def role_name(prefix: str, role: str) -> str:
 SAGEMAKER_EXECUTION_ROLE = "sagemaker-execution"
 DEPLOY_ROLE = "ci-deploy"
 PREVIEW_ROLE = "ci-preview"
+RETRAIN_ROLE = "ci-retrain"
 MONITORING_ROLE = "monitoring-read"
 FLOW_LOGS_ROLE = "vpc-flow-logs"
 

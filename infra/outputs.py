@@ -64,6 +64,7 @@ class StackOutputs(BaseModel):
     deploy_role_arn: str
     preview_role_arn: str = Field(description="Read-only role for pull-request previews.")
     monitoring_role_arn: str
+    retrain_role_arn: str = Field("", description="Role CI retraining jobs assume (data only).")
 
     @model_validator(mode="before")
     @classmethod

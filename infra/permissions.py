@@ -826,6 +826,100 @@ def preview_policy(scope: Scope, *, network: bool) -> PolicyDocument:
     return document(*statements, _account_wide_reads(network))
 
 
+def retrain_policy(
+    scope: Scope,
+    *,
+    datasets_bucket_arn: str,
+    models_bucket_arn: str,
+    capture_bucket_arn: str,
+    queue_arn: str,
+    sagemaker_role_arn: str,
+    repository_arn: str,
+) -> PolicyDocument:
+    """What `mlops retrain --consume` needs on a real stack: read datasets and capture,
+    write training artifacts and the retraining ledger, consume the queue, submit training
+    jobs with the stack's execution role, register model packages, publish metrics. No
+    infrastructure rights: promotion is a reviewed change to the stack file."""
+    prefix = scope.prefix
+    return document(
+        allow(
+            "ReadDatasetsAndCapture",
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"],
+            [
+                datasets_bucket_arn,
+                f"{datasets_bucket_arn}/*",
+                capture_bucket_arn,
+                f"{capture_bucket_arn}/*",
+            ],
+        ),
+        allow(
+            "WriteTrainingArtifactsAndLedger",
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:ListBucket"],
+            [
+                models_bucket_arn,
+                f"{models_bucket_arn}/training/*",
+                f"{models_bucket_arn}/checkpoints/*",
+                f"{models_bucket_arn}/retraining/*",
+            ],
+        ),
+        allow(
+            "ConsumeRetrainingRequests",
+            [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+            ],
+            queue_arn,
+        ),
+        allow(
+            "SubmitTrainingJobs",
+            [
+                "sagemaker:CreateTrainingJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:StopTrainingJob",
+                "sagemaker:AddTags",
+            ],
+            scope.arn("sagemaker", f"training-job/{prefix}-*"),
+        ),
+        allow(
+            "RegisterModelPackages",
+            [
+                "sagemaker:CreateModelPackage",
+                "sagemaker:DescribeModelPackage",
+                "sagemaker:ListModelPackages",
+                "sagemaker:DescribeModelPackageGroup",
+                "sagemaker:AddTags",
+            ],
+            [
+                scope.arn("sagemaker", f"model-package/{prefix}-*"),
+                scope.arn("sagemaker", f"model-package-group/{prefix}-*"),
+            ],
+        ),
+        allow(
+            # Training jobs run as the stack's execution role, and only for SageMaker.
+            "PassExecutionRoleToSageMaker",
+            ["iam:PassRole"],
+            sagemaker_role_arn,
+            {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ),
+        allow(
+            "CheckTrainingImage",
+            ["ecr:DescribeImages"],
+            repository_arn,
+        ),
+        allow(
+            # PutMetricData supports no resource-level permission; the namespace condition
+            # is the only way to scope it.
+            "PublishQualityMetrics",
+            ["cloudwatch:PutMetricData"],
+            "*",
+            {"StringEquals": {"cloudwatch:namespace": "MLOps"}},
+        ),
+    )
+
+
 def monitoring_policy(scope: Scope) -> PolicyDocument:
     """Humans on call: metrics, alarms and the stack's logs, read-only."""
     return document(
@@ -926,6 +1020,13 @@ class PermissionsArgs:
     """Whether this stack created the GitHub OIDC provider (False: shared, read-only)."""
     extra_pass_roles: Mapping[str, str] = field(default_factory=dict)
     """Further `role name -> service` pairs the deploy role may pass (e.g. EventBridge)."""
+    retrain_role_name: pulumi.Input[str] | None = None
+    """Roles.retrain_role_name; with retraining_queue_arn and sagemaker_role_arn, gives the
+    retraining role its data-plane policy."""
+    retraining_queue_arn: pulumi.Input[str] | None = None
+    """The retraining queue (Retraining.queue_arn)."""
+    sagemaker_role_arn: pulumi.Input[str] | None = None
+    """Roles.sagemaker_role_arn: what retraining jobs run as."""
 
 
 class Permissions(pulumi.ComponentResource):
@@ -935,6 +1036,7 @@ class Permissions(pulumi.ComponentResource):
     deploy_policy_arns: pulumi.Output[list[str]]
     preview_policy_name: pulumi.Output[str]
     monitoring_policy_name: pulumi.Output[str]
+    retrain_policy_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: PermissionsArgs, opts: pulumi.ResourceOptions | None = None
@@ -1037,7 +1139,40 @@ class Permissions(pulumi.ComponentResource):
             opts=child,
         )
 
+        retrain_name: pulumi.Output[str] = pulumi.Output.from_input("")
+        if args.retrain_role_name is not None and args.retraining_queue_arn is not None:
+            retrain_doc = pulumi.Output.all(
+                account,
+                args.datasets_bucket_arn,
+                args.models_bucket_arn,
+                args.capture_bucket_arn,
+                args.retraining_queue_arn,
+                args.sagemaker_role_arn,
+                args.repository_arn,
+            ).apply(
+                lambda v: json.dumps(
+                    retrain_policy(
+                        scope_of(v[0]),
+                        datasets_bucket_arn=v[1],
+                        models_bucket_arn=v[2],
+                        capture_bucket_arn=v[3],
+                        queue_arn=v[4],
+                        sagemaker_role_arn=v[5],
+                        repository_arn=v[6],
+                    )
+                )
+            )
+            retrain = aws.iam.RolePolicy(
+                f"{name}-retrain",
+                role=args.retrain_role_name,
+                name="retraining-data-plane",
+                policy=retrain_doc,
+                opts=child,
+            )
+            retrain_name = retrain.name
+
         self.sagemaker_policy_name = sagemaker.name
+        self.retrain_policy_name = retrain_name
         self.deploy_policy_arns = pulumi.Output.all(*deploy_arns)
         self.preview_policy_name = preview_name
         self.monitoring_policy_name = monitoring.name
@@ -1047,5 +1182,6 @@ class Permissions(pulumi.ComponentResource):
                 "deploy_policy_arns": self.deploy_policy_arns,
                 "preview_policy_name": self.preview_policy_name,
                 "monitoring_policy_name": self.monitoring_policy_name,
+                "retrain_policy_name": self.retrain_policy_name,
             }
         )

@@ -54,7 +54,11 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             account_id=account,
             region=cfg.region,
             tags=tags,
-            user_role_arns=[roles.sagemaker_role_arn, roles.deploy_role_arn],
+            user_role_arns=[
+                roles.sagemaker_role_arn,
+                roles.deploy_role_arn,
+                roles.retrain_role_arn,
+            ],
         ),
     )
     storage = Storage(
@@ -79,6 +83,42 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
     )
     network = _network(cfg, keys) if cfg.network.enabled else None
     subnet_ids: Any = network.subnet_ids if network else []
+    endpoint = endpoint_name(prefix)
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            prefix=prefix,
+            tags=tags,
+            region=cfg.region,
+            logs_kms_key_arn=keys.logs_key_arn,
+            thresholds=AlarmThresholds(
+                **cfg.monitoring.model_dump(exclude={"alert_emails", "log_retention_days"}),
+                drift_threshold=cfg.retraining.drift_threshold,
+            ),
+            endpoint_name=endpoint,
+            endpoint_deployed=cfg.endpoint.serves_model,
+            instance_type=cfg.endpoint.instance_type,
+            log_retention_days=cfg.monitoring.log_retention_days,
+            alert_emails=cfg.monitoring.alert_emails,
+        ),
+    )
+    retraining = None
+    if cfg.retraining.enabled:
+        retraining = Retraining(
+            "retraining",
+            RetrainingArgs(
+                prefix=prefix,
+                tags=tags,
+                kms_key_arn=keys.logs_key_arn,
+                schedule=cfg.retraining.schedule,
+                alarm_arns=[
+                    monitoring.drift_alarm_arn,
+                    monitoring.prediction_drift_alarm_arn,
+                    monitoring.accuracy_alarm_arn,
+                ],
+            ),
+        )
+
     permissions = Permissions(
         "permissions",
         PermissionsArgs(
@@ -100,6 +140,9 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             repository_arn=registry.repository_arn,
             vpc_id=network.vpc_id if network else None,
             manage_oidc_provider=not cfg.ci.oidc_provider_arn,
+            retrain_role_name=roles.retrain_role_name,
+            retraining_queue_arn=retraining.queue_arn if retraining else None,
+            sagemaker_role_arn=roles.sagemaker_role_arn,
         ),
     )
     training = TrainingCompute(
@@ -121,25 +164,6 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             security_group_ids=[network.training_security_group_id] if network else [],
         ),
         pulumi.ResourceOptions(depends_on=[permissions]),
-    )
-    endpoint = endpoint_name(prefix)
-    monitoring = Monitoring(
-        "monitoring",
-        MonitoringArgs(
-            prefix=prefix,
-            tags=tags,
-            region=cfg.region,
-            logs_kms_key_arn=keys.logs_key_arn,
-            thresholds=AlarmThresholds(
-                **cfg.monitoring.model_dump(exclude={"alert_emails", "log_retention_days"}),
-                drift_threshold=cfg.retraining.drift_threshold,
-            ),
-            endpoint_name=endpoint,
-            endpoint_deployed=cfg.endpoint.serves_model,
-            instance_type=cfg.endpoint.instance_type,
-            log_retention_days=cfg.monitoring.log_retention_days,
-            alert_emails=cfg.monitoring.alert_emails,
-        ),
     )
     serving = None
     if cfg.endpoint.serves_model:
@@ -171,23 +195,6 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             ),
             pulumi.ResourceOptions(depends_on=[monitoring, permissions]),
         )
-    retraining = None
-    if cfg.retraining.enabled:
-        retraining = Retraining(
-            "retraining",
-            RetrainingArgs(
-                prefix=prefix,
-                tags=tags,
-                kms_key_arn=keys.logs_key_arn,
-                schedule=cfg.retraining.schedule,
-                alarm_arns=[
-                    monitoring.drift_alarm_arn,
-                    monitoring.prediction_drift_alarm_arn,
-                    monitoring.accuracy_alarm_arn,
-                ],
-            ),
-        )
-
     exports: dict[str, Any] = {
         "stack": cfg.stack,
         "name_prefix": prefix,
@@ -230,6 +237,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
         "deploy_role_arn": roles.deploy_role_arn,
         "preview_role_arn": roles.preview_role_arn,
         "monitoring_role_arn": roles.monitoring_role_arn,
+        "retrain_role_arn": roles.retrain_role_arn,
     }
     fields = StackOutputs.model_fields
     for key, value in exports.items():

@@ -29,6 +29,7 @@ from infra.naming import (
     DEPLOY_ROLE,
     MONITORING_ROLE,
     PREVIEW_ROLE,
+    RETRAIN_ROLE,
     SAGEMAKER_EXECUTION_ROLE,
     role_name,
 )
@@ -183,7 +184,13 @@ def test_roles_are_named_tagged_and_short_lived(preview: bool) -> None:
     roles = plan.by_type(ROLE)
     expected = {
         role_name(PREFIX, r)
-        for r in (SAGEMAKER_EXECUTION_ROLE, DEPLOY_ROLE, PREVIEW_ROLE, MONITORING_ROLE)
+        for r in (
+            SAGEMAKER_EXECUTION_ROLE,
+            DEPLOY_ROLE,
+            PREVIEW_ROLE,
+            MONITORING_ROLE,
+            RETRAIN_ROLE,
+        )
     }
     assert {r.inputs["name"] for r in roles} == expected
     for role in roles:
@@ -327,3 +334,16 @@ def test_registered_outputs_match_public_attributes(monkeypatch: pytest.MonkeyPa
     assert set(registered) == public
     assert {"sagemaker_role_arn", "deploy_role_arn", "preview_role_arn"} <= public
     assert {"monitoring_role_arn", "oidc_provider_arn"} <= public
+
+
+@BOTH_MODES
+def test_retrain_role_trusts_only_the_stacks_github_environment(preview: bool) -> None:
+    plan = plan_roles(make_args(), preview=preview)
+    (retrain,) = [r for r in plan.by_type(ROLE) if r.inputs["name"].endswith("-ci-retrain")]
+    policy = retrain.inputs["assumeRolePolicy"]
+    if policy == UNKNOWN:
+        return  # preview: the provider ARN it names is not known yet
+    (statement,) = json.loads(policy)["Statement"]
+    condition = statement["Condition"]["StringEquals"]
+    assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    assert condition["token.actions.githubusercontent.com:sub"].endswith(":environment:dev")

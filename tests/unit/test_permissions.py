@@ -607,3 +607,29 @@ def test_deploy_policy_arns_output() -> None:
     assert plan.outputs["deploy_policy_arns"] == [
         f"arn:aws:iam::{ACCOUNT}:policy/{PREFIX}-ci-deploy-{part}" for part in DEPLOY_POLICY_PARTS
     ]
+
+
+def test_retrain_policy_is_data_plane_only() -> None:
+    from infra.permissions import retrain_policy
+
+    doc = retrain_policy(
+        SCOPE,
+        datasets_bucket_arn="arn:aws:s3:::p-datasets",
+        models_bucket_arn="arn:aws:s3:::p-models",
+        capture_bucket_arn="arn:aws:s3:::p-capture",
+        queue_arn="arn:aws:sqs:eu-west-1:123456789012:p-retraining",
+        sagemaker_role_arn="arn:aws:iam::123456789012:role/p-sagemaker-execution",
+        repository_arn="arn:aws:ecr:eu-west-1:123456789012:repository/p-models",
+    )
+    actions = {a for st in doc["Statement"] for a in st["Action"]}
+    assert not {a for a in actions if a.endswith("*")}, "explicit actions only"
+    services = {a.split(":")[0] for a in actions}
+    assert services == {"s3", "sqs", "sagemaker", "iam", "ecr", "cloudwatch"}
+    assert {a for a in actions if a.startswith("iam:")} == {"iam:PassRole"}
+    assert not {a for a in actions if a.startswith("sagemaker:") and "Endpoint" in a}
+    writes = [st for st in doc["Statement"] if "s3:PutObject" in st["Action"]]
+    assert all(r.startswith("arn:aws:s3:::p-models") for st in writes for r in st["Resource"])
+    (passing,) = [st for st in doc["Statement"] if st["Action"] == ["iam:PassRole"]]
+    assert passing["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
