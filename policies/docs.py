@@ -157,7 +157,9 @@ def render() -> str:
         "",
         "Levels: `mandatory` blocks `pulumi up` (preview reports it as an error), `advisory` "
         "only warns, `disabled` skips the policy. *Default* is the level without config; the "
-        "environment columns come from `policies/config/<env>.json` (mandatory count: "
+        "environment columns come from `policies/config/<env>.json`, which is generated "
+        "from each stack file's `policyEnforcement` and `policyOverrides` by "
+        "`python -m infra.policy_config` (mandatory count: "
         + ", ".join(f"{env} {counts[env]}" for env in ENVIRONMENTS)
         + "). Unknown values during preview are never reported as violations; absent "
         "values are.",
