@@ -15,6 +15,7 @@ from infra.sandbox.handlers.base import (
     Fields,
     Handler,
     HandlerError,
+    PutHandler,
     gone_is_fine,
     mapped,
     mapped_each,
@@ -178,7 +179,7 @@ _STEP_SCALING: Fields = {
 }
 
 
-class Policy(Handler):
+class Policy(PutHandler):
     """A scaling policy; its id is the policy name (the provider's id). PutScalingPolicy
     overwrites a policy of the same name on the same target, so only the name or the target
     replaces it. Names are unique per target, and a replacement always changes one of them,
@@ -188,19 +189,8 @@ class Policy(Handler):
     replace_on = frozenset({"name", "serviceNamespace", "resourceId", "scalableDimension"})
     name_keys = ()
 
-    def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        name = inputs.get("name") or ctx.auto_name(max_length=255)
-        return name, self._put(ctx, name, inputs)
-
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        return self._put(ctx, rid, new_inputs)
+    def id_for(self, ctx: Context, inputs: Mapping[str, Any]) -> str:
+        return str(inputs.get("name") or ctx.auto_name(max_length=255))
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         with gone_is_fine():
@@ -208,7 +198,7 @@ class Policy(Handler):
                 PolicyName=rid, **_key(outputs)
             )
 
-    def _put(self, ctx: Context, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    def put(self, ctx: Context, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         if inputs.get("predictiveScalingPolicyConfiguration") is not None:
             raise HandlerError(
                 f"{self.type_token} {name!r}: the sandbox does not emulate predictive scaling. "

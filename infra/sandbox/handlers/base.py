@@ -97,6 +97,32 @@ class Handler:
         return type(self).update is not Handler.update
 
 
+class PutHandler(Handler):
+    """A resource written by one idempotent put call (a dashboard, a lifecycle or scaling
+    policy, a bucket's configuration): creating and updating are the same call under the
+    resource's id, so subclasses say only what the id is and how to put."""
+
+    def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        rid = self.id_for(ctx, inputs)
+        return rid, self.put(ctx, rid, inputs)
+
+    def update(
+        self,
+        ctx: Context,
+        rid: str,
+        old_inputs: Mapping[str, Any],
+        new_inputs: Mapping[str, Any],
+        old_outputs: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        return self.put(ctx, rid, new_inputs)
+
+    def id_for(self, ctx: Context, inputs: Mapping[str, Any]) -> str:
+        raise NotImplementedError
+
+    def put(self, ctx: Context, rid: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
 URN_TAG = "mlops:sandbox-urn"  # on resources found only by tag after an interrupted create
 
 

@@ -14,6 +14,7 @@ from infra.sandbox.handlers.base import (
     Fields,
     Handler,
     HandlerError,
+    PutHandler,
     given,
     gone_is_fine,
     mapped,
@@ -231,7 +232,7 @@ class MetricAlarm(Handler):
         }
 
 
-class Dashboard(Handler):
+class Dashboard(PutHandler):
     """A dashboard; its id is the dashboard name. PutDashboard replaces the body in place."""
 
     type_token = "aws:cloudwatch/dashboard:Dashboard"
@@ -239,26 +240,14 @@ class Dashboard(Handler):
     replace_on = frozenset({"dashboardName"})
     name_keys = ("dashboardName",)
 
-    def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        name = inputs["dashboardName"]
-        return name, self._put(ctx, name, inputs)
-
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        return self._put(ctx, rid, new_inputs)
+    def id_for(self, ctx: Context, inputs: Mapping[str, Any]) -> str:
+        return str(inputs["dashboardName"])
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         with gone_is_fine():
             ctx.client("cloudwatch").delete_dashboards(DashboardNames=[rid])
 
-    @staticmethod
-    def _put(ctx: Context, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    def put(self, ctx: Context, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         answer = ctx.client("cloudwatch").put_dashboard(
             DashboardName=name, DashboardBody=inputs["dashboardBody"]
         )

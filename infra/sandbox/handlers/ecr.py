@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from infra.sandbox.handlers.base import Context, Handler, gone_is_fine, retag, tags_list
+from infra.sandbox.handlers.base import Context, Handler, PutHandler, gone_is_fine, retag, tags_list
 
 
 def _mutability(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,34 +93,23 @@ class Repository(Handler):
         }
 
 
-class LifecyclePolicy(Handler):
+class LifecyclePolicy(PutHandler):
     """The lifecycle policy of a repository; its id is the repository name."""
 
     type_token = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
     replace_on = frozenset({"repository"})
     name_keys = ()
 
-    def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        return inputs["repository"], self._put(ctx, inputs["repository"], inputs)
-
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        return self._put(ctx, rid, new_inputs)
+    def id_for(self, ctx: Context, inputs: Mapping[str, Any]) -> str:
+        return str(inputs["repository"])
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
         with gone_is_fine():  # also when the repository itself is gone
             ctx.client("ecr").delete_lifecycle_policy(repositoryName=rid)
 
-    @staticmethod
-    def _put(ctx: Context, repository: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    def put(self, ctx: Context, rid: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         answer = ctx.client("ecr").put_lifecycle_policy(
-            repositoryName=repository, lifecyclePolicyText=inputs["policy"]
+            repositoryName=rid, lifecyclePolicyText=inputs["policy"]
         )
         return {"registryId": answer["registryId"]}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from infra.sandbox.handlers.base import Context, Handler, as_int, not_found, tags_list
+from infra.sandbox.handlers.base import Context, Handler, PutHandler, as_int, not_found, tags_list
 
 
 def _arn(name: str) -> str:
@@ -78,25 +78,17 @@ class Bucket(Handler):
         }
 
 
-class _BucketPart(Handler):
+class _BucketPart(PutHandler):
     """A configuration of one bucket: its id is the bucket name; updates put it again."""
 
     replace_on: ClassVar[frozenset[str]] = frozenset({"bucket"})
     name_keys = ()
 
-    def create(self, ctx: Context, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        self.put(ctx.client("s3"), inputs["bucket"], inputs)
-        return inputs["bucket"], {}
+    def id_for(self, ctx: Context, inputs: Mapping[str, Any]) -> str:
+        return str(inputs["bucket"])
 
-    def update(
-        self,
-        ctx: Context,
-        rid: str,
-        old_inputs: Mapping[str, Any],
-        new_inputs: Mapping[str, Any],
-        old_outputs: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        self.put(ctx.client("s3"), rid, new_inputs)
+    def put(self, ctx: Context, rid: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        self.write(ctx.client("s3"), rid, inputs)
         return {}
 
     def delete(self, ctx: Context, rid: str, outputs: Mapping[str, Any]) -> None:
@@ -106,7 +98,7 @@ class _BucketPart(Handler):
             if not not_found(exc):  # the bucket itself may already be gone
                 raise
 
-    def put(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
+    def write(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
         raise NotImplementedError
 
     def remove(self, s3: Any, bucket: str) -> None:
@@ -116,7 +108,7 @@ class _BucketPart(Handler):
 class BucketVersioning(_BucketPart):
     type_token = "aws:s3/bucketVersioning:BucketVersioning"
 
-    def put(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
+    def write(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
         status = inputs["versioningConfiguration"]["status"]
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": status})
 
@@ -130,7 +122,7 @@ class BucketServerSideEncryptionConfiguration(_BucketPart):
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
     )
 
-    def put(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
+    def write(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
         rules = []
         for rule in inputs["rules"]:
             default = rule.get("applyServerSideEncryptionByDefault") or {}
@@ -159,7 +151,7 @@ class BucketPublicAccessBlock(_BucketPart):
         "restrictPublicBuckets": "RestrictPublicBuckets",
     }
 
-    def put(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
+    def write(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
         config = {aws: bool(inputs.get(wire, False)) for wire, aws in self._FLAGS.items()}
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=config)
 
@@ -170,7 +162,7 @@ class BucketPublicAccessBlock(_BucketPart):
 class BucketOwnershipControls(_BucketPart):
     type_token = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 
-    def put(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
+    def write(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
         ownership = inputs["rule"]["objectOwnership"]
         s3.put_bucket_ownership_controls(
             Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": ownership}]}
@@ -183,7 +175,7 @@ class BucketOwnershipControls(_BucketPart):
 class BucketPolicy(_BucketPart):
     type_token = "aws:s3/bucketPolicy:BucketPolicy"
 
-    def put(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
+    def write(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
         s3.put_bucket_policy(Bucket=bucket, Policy=inputs["policy"])
 
     def remove(self, s3: Any, bucket: str) -> None:
@@ -193,7 +185,7 @@ class BucketPolicy(_BucketPart):
 class BucketLogging(_BucketPart):
     type_token = "aws:s3/bucketLogging:BucketLogging"
 
-    def put(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
+    def write(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
         s3.put_bucket_logging(
             Bucket=bucket,
             BucketLoggingStatus={
@@ -235,7 +227,7 @@ def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
 class BucketLifecycleConfiguration(_BucketPart):
     type_token = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 
-    def put(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
+    def write(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
         rules = [_lifecycle_rule(rule) for rule in inputs["rules"]]
         s3.put_bucket_lifecycle_configuration(
             Bucket=bucket, LifecycleConfiguration={"Rules": rules}
@@ -248,7 +240,7 @@ class BucketLifecycleConfiguration(_BucketPart):
 class BucketObjectLockConfiguration(_BucketPart):
     type_token = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
 
-    def put(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
+    def write(self, s3: Any, bucket: str, inputs: Mapping[str, Any]) -> None:
         config: dict[str, Any] = {"ObjectLockEnabled": "Enabled"}
         retention = (inputs.get("rule") or {}).get("defaultRetention") or {}
         if retention:
