@@ -35,7 +35,8 @@ from infra.endpoint import (
     validate_args,
 )
 from infra.naming import endpoint_name
-from infra.plan import UNKNOWN, CapturedResource, Plan, RealisticMocks, run_program
+from infra.plan import UNKNOWN, CapturedResource, Plan, RealisticMocks
+from tests.unit.harness import plan_component
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -96,14 +97,7 @@ def _program(args: ServingEndpointArgs) -> Callable[[], None]:
 
 
 def _run(args: ServingEndpointArgs, *, preview: bool = False, mocks: Any = None) -> Plan:
-    return run_program(
-        _program(args),
-        project="mlops-platform",
-        stack="test",
-        config={"aws:region": REGION},
-        preview=preview,
-        mocks=mocks,
-    )
+    return plan_component(_program(args), region=REGION, preview=preview, mocks=mocks)
 
 
 def _one(plan: Plan, type_: str) -> CapturedResource:

@@ -33,7 +33,8 @@ from infra.naming import (
     SAGEMAKER_EXECUTION_ROLE,
     role_name,
 )
-from infra.plan import UNKNOWN, Plan, run_program
+from infra.plan import UNKNOWN, Plan
+from tests.unit.harness import plan_component
 
 ACCOUNT = "123456789012"
 PREFIX = "mlops-platform-test"
@@ -76,13 +77,7 @@ def plan_roles(args: RolesArgs, *, preview: bool, seen: dict[str, Any] | None = 
         ):
             pulumi.export(key, getattr(roles, key))
 
-    return run_program(
-        program,
-        project="mlops-platform",
-        stack="test",
-        config={"aws:region": REGION},
-        preview=preview,
-    )
+    return plan_component(program, region=REGION, preview=preview)
 
 
 def trust(plan: Plan, role_const: str) -> dict[str, Any]:

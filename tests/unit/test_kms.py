@@ -23,7 +23,8 @@ from infra.kms import (
     log_group_arn_patterns,
     logs_key_policy,
 )
-from infra.plan import UNKNOWN, CapturedResource, Plan, run_program
+from infra.plan import UNKNOWN, CapturedResource, Plan
+from tests.unit.harness import plan_component, spy_registered_outputs
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -37,13 +38,7 @@ USE_ACTIONS = {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:ReEncr
 
 
 def _run(program: Callable[[], Any], *, preview: bool = False) -> Plan:
-    return run_program(
-        program,
-        project="mlops-platform",
-        stack="test",
-        config={"aws:region": REGION},
-        preview=preview,
-    )
+    return plan_component(program, region=REGION, preview=preview)
 
 
 def _args(**overrides: Any) -> KeysArgs:
@@ -271,15 +266,7 @@ def test_key_policies_never_open_the_key(
 @pytest.fixture
 def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """What the component passes to register_outputs."""
-    seen: dict[str, Any] = {}
-    original = pulumi.ComponentResource.register_outputs
-
-    def spy(self: pulumi.ComponentResource, outputs: dict[str, Any]) -> None:
-        seen.update(outputs)
-        original(self, outputs)
-
-    monkeypatch.setattr(Keys, "register_outputs", spy)
-    yield seen
+    yield spy_registered_outputs(monkeypatch, Keys)
 
 
 @pytest.mark.parametrize("preview", [False, True])

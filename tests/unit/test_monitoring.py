@@ -46,7 +46,8 @@ from infra.outputs import (
     METRICS_NAMESPACE,
     PREDICTION_DRIFT_METRIC,
 )
-from infra.plan import UNKNOWN, CapturedResource, Plan, run_program
+from infra.plan import UNKNOWN, CapturedResource, Plan
+from tests.unit.harness import plan_component
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -115,13 +116,7 @@ def _program(args: MonitoringArgs) -> Callable[[], None]:
 
 
 def _run(args: MonitoringArgs, *, preview: bool = False) -> Plan:
-    return run_program(
-        _program(args),
-        project="mlops-platform",
-        stack="test",
-        config={"aws:region": REGION},
-        preview=preview,
-    )
+    return plan_component(_program(args), region=REGION, preview=preview)
 
 
 def _one(plan: Plan, type_: str) -> CapturedResource:

@@ -36,7 +36,8 @@ from infra.network import (
     split_cidr,
     subnet_layout,
 )
-from infra.plan import UNKNOWN, Plan, RealisticMocks, run_program
+from infra.plan import UNKNOWN, Plan, RealisticMocks
+from tests.unit.harness import plan_component
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -350,13 +351,8 @@ def plan_network(args: NetworkArgs, preview: bool, seen: dict[str, Any] | None =
         ):
             pulumi.export(key, getattr(network, key))
 
-    return run_program(
-        program,
-        project="mlops-platform",
-        stack="test",
-        config={"aws:region": REGION},
-        preview=preview,
-        mocks=NetworkMocks(region=REGION, preview=preview),
+    return plan_component(
+        program, region=REGION, preview=preview, mocks=NetworkMocks(region=REGION, preview=preview)
     )
 
 
@@ -498,13 +494,8 @@ def test_nat_gateway_is_deleted_before_it_is_replaced() -> None:
     def program() -> None:
         Network("net", make_args(isolated=False), pulumi.ResourceOptions(transformations=[record]))
 
-    run_program(
-        program,
-        project="mlops-platform",
-        stack="test",
-        config={"aws:region": REGION},
-        preview=False,
-        mocks=NetworkMocks(region=REGION, preview=False),
+    plan_component(
+        program, region=REGION, preview=False, mocks=NetworkMocks(region=REGION, preview=False)
     )
     assert options["net-nat"].delete_before_replace is True
     assert not options["net-public-subnet"].delete_before_replace

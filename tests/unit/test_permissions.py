@@ -26,7 +26,8 @@ from infra.permissions import (
     preview_policy,
     sagemaker_execution_policy,
 )
-from infra.plan import UNKNOWN, Plan, run_program
+from infra.plan import UNKNOWN, Plan
+from tests.unit.harness import plan_component
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -446,13 +447,7 @@ def make_args(**overrides: Any) -> PermissionsArgs:
 
 
 def run(program: Any, preview: bool) -> Plan:
-    return run_program(
-        program,
-        project="mlops-platform",
-        stack="test",
-        config={"aws:region": REGION},
-        preview=preview,
-    )
+    return plan_component(program, region=REGION, preview=preview)
 
 
 def plan_permissions(args: PermissionsArgs, preview: bool) -> Plan:

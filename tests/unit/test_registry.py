@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.plan import UNKNOWN, Plan, run_program
+from infra.plan import UNKNOWN, Plan
 from infra.registry import (
     MAX_KEEP_IMAGES,
     Registry,
@@ -20,6 +20,7 @@ from infra.registry import (
     model_package_group_name,
     repository_name,
 )
+from tests.unit.harness import plan_component, spy_registered_outputs
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -32,13 +33,7 @@ GROUP_TYPE = "aws:sagemaker/modelPackageGroup:ModelPackageGroup"
 
 
 def _run(program: Callable[[], Any], *, preview: bool = False) -> Plan:
-    return run_program(
-        program,
-        project="mlops-platform",
-        stack="test",
-        config={"aws:region": REGION},
-        preview=preview,
-    )
+    return plan_component(program, region=REGION, preview=preview)
 
 
 def _args(**overrides: Any) -> RegistryArgs:
@@ -172,15 +167,7 @@ def test_repository_waits_for_the_key(preview: bool) -> None:
 
 @pytest.fixture
 def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    seen: dict[str, Any] = {}
-    original = pulumi.ComponentResource.register_outputs
-
-    def spy(self: pulumi.ComponentResource, outputs: dict[str, Any]) -> None:
-        seen.update(outputs)
-        original(self, outputs)
-
-    monkeypatch.setattr(Registry, "register_outputs", spy)
-    yield seen
+    yield spy_registered_outputs(monkeypatch, Registry)
 
 
 @pytest.mark.parametrize("preview", [False, True])

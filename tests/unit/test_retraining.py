@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.naming import physical_name
-from infra.plan import UNKNOWN, CapturedResource, Plan, run_program
+from infra.plan import UNKNOWN, CapturedResource, Plan
 from infra.retraining import (
     FOURTEEN_DAYS,
     KMS_DATA_KEY_REUSE_SECONDS,
@@ -27,6 +27,7 @@ from infra.retraining import (
     redrive_policy,
     request_transformer,
 )
+from tests.unit.harness import plan_component
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -69,13 +70,7 @@ def _program(args: RetrainingArgs) -> Callable[[], None]:
 
 
 def _run(args: RetrainingArgs, *, preview: bool = False) -> Plan:
-    return run_program(
-        _program(args),
-        project="mlops-platform",
-        stack="test",
-        config={"aws:region": REGION},
-        preview=preview,
-    )
+    return plan_component(_program(args), region=REGION, preview=preview)
 
 
 def _named(plan: Plan, name: str) -> CapturedResource:
@@ -250,13 +245,7 @@ def test_alarm_rule_depends_on_the_alarms_it_watches(preview: bool) -> None:
         )
         Retraining("retrain", _args(alarm_arns=[alarm.arn]))
 
-    plan = run_program(
-        program,
-        project="mlops-platform",
-        stack="test",
-        config={"aws:region": REGION},
-        preview=preview,
-    )
+    plan = plan_component(program, region=REGION, preview=preview)
     alarm, rule = _named(plan, "drift"), _named(plan, "retrain-alarm")
     assert rule.property_dependencies["eventPattern"] == (alarm.urn,)
     if preview:

@@ -12,7 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from infra.naming import bucket_name
-from infra.plan import UNKNOWN, Plan, ProgramError, run_program
+from infra.plan import UNKNOWN, Plan, ProgramError
 from infra.storage import (
     STANDARD_IA_MIN_DAYS,
     Storage,
@@ -22,6 +22,7 @@ from infra.storage import (
     bucket_policy,
     lifecycle_rules,
 )
+from tests.unit.harness import plan_component, spy_registered_outputs
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -34,13 +35,7 @@ S3 = "aws:s3/"
 
 
 def _run(program: Callable[[], Any], *, preview: bool = False) -> Plan:
-    return run_program(
-        program,
-        project="mlops-platform",
-        stack="test",
-        config={"aws:region": REGION},
-        preview=preview,
-    )
+    return plan_component(program, region=REGION, preview=preview)
 
 
 def _args(**overrides: Any) -> StorageArgs:
@@ -539,15 +534,7 @@ def test_object_lock_days_validated() -> None:
 
 @pytest.fixture
 def registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    seen: dict[str, Any] = {}
-    original = pulumi.ComponentResource.register_outputs
-
-    def spy(self: pulumi.ComponentResource, outputs: dict[str, Any]) -> None:
-        seen.update(outputs)
-        original(self, outputs)
-
-    monkeypatch.setattr(Storage, "register_outputs", spy)
-    yield seen
+    yield spy_registered_outputs(monkeypatch, Storage)
 
 
 @pytest.mark.parametrize("preview", [False, True])

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.plan import UNKNOWN, Plan, run_program
+from infra.plan import UNKNOWN, Plan
 from infra.training import (
     MAX_TRAINING_SECONDS,
     SPOT_WAIT_MARGIN_SECONDS,
@@ -20,6 +20,7 @@ from infra.training import (
     s3_prefix,
     training_log_group_name,
 )
+from tests.unit.harness import plan_component
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -114,13 +115,7 @@ def plan_training(
         for key in OUTPUTS:
             pulumi.export(key, getattr(training, key))
 
-    return run_program(
-        program,
-        project="mlops-platform",
-        stack="test",
-        config={"aws:region": REGION},
-        preview=preview,
-    )
+    return plan_component(program, region=REGION, preview=preview)
 
 
 @BOTH_MODES
@@ -203,10 +198,7 @@ def test_network_lists_follow_the_network(preview: bool) -> None:
         pulumi.export("subnet_ids", training.subnet_ids)
         pulumi.export("security_group_ids", training.security_group_ids)
 
-    plan = run_program(
-        program, project="mlops-platform", stack="test", config={"aws:region": REGION},
-        preview=preview,
-    )  # fmt: skip
+    plan = plan_component(program, region=REGION, preview=preview)
     if preview:  # one unknown id makes the list unknown, as in `pulumi preview`
         assert plan.outputs["subnet_ids"] == UNKNOWN
         assert plan.outputs["security_group_ids"] == UNKNOWN
@@ -223,10 +215,7 @@ def test_unknown_bucket_leaves_paths_unknown_in_preview() -> None:
         training = TrainingCompute("train", make_args(models_bucket=bucket.bucket))
         pulumi.export("output_path", training.output_path)
 
-    plan = run_program(
-        program, project="mlops-platform", stack="test", config={"aws:region": REGION},
-        preview=True,
-    )  # fmt: skip
+    plan = plan_component(program, region=REGION, preview=True)
     assert plan.outputs["output_path"] == UNKNOWN
 
 
