@@ -147,12 +147,15 @@ def _endpoint_alarm_findings(
                 endpoint.urn, f"SageMaker endpoint '{endpoint.name}' has no {what} alarm. {fix}"
             )
         elif all(state is Tri.NO for _, state in found):
-            names = ", ".join(sorted(f"'{alarm.name}'" for alarm, _ in found))
-            yield Finding(
-                found[0][0].urn,
-                f"The {what} alarm(s) {names} of SageMaker endpoint '{endpoint.name}' notify no "
-                "SNS topic (or have actions disabled). Add an SNS topic ARN to alarm_actions.",
-            )
+            # Every one of them is at fault, and choosing one would depend on registration
+            # order (which varies between runs), so each is reported.
+            for alarm, _ in sorted(found, key=lambda pair: pair[0].urn):
+                yield Finding(
+                    alarm.urn,
+                    f"The {what} alarm '{alarm.name}' of SageMaker endpoint '{endpoint.name}' "
+                    f"notifies no SNS topic (or has actions disabled), and no other {what} alarm "
+                    "of it does. Add an SNS topic ARN to alarm_actions.",
+                )
 
 
 def _check_latency_alarm(graph: StackGraph, _config: Mapping[str, Any]) -> Iterator[Finding]:

@@ -153,8 +153,28 @@ def test_error_alarm_fails_without_sns_action(assert_violation):
     assert_violation(
         "sagemaker-endpoint-error-alarm",
         [topic, endpoint, alarm],
-        "The error alarm(s) 'churn-errors' of SageMaker endpoint 'churn' notify no SNS topic",
+        "The error alarm 'churn-errors' of SageMaker endpoint 'churn' notifies no SNS topic",
     )
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_every_silent_error_alarm_is_reported_whatever_the_order(assert_violation, order):
+    topic = resource(TOPIC, "alerts", {})
+    endpoint = _endpoint(False)
+    alarms = [
+        _alarm(name, metric, (endpoint, topic), by_dependency=False, actions=[])
+        for name, metric in (
+            ("churn-5xx", "Invocation5XXErrors"),
+            ("churn-4xx", "Invocation4XXErrors"),
+        )
+    ]
+    found = assert_violation(
+        "sagemaker-endpoint-error-alarm",
+        [topic, endpoint, *(alarms[i] for i in order)],
+        "notifies no SNS topic",
+    )
+    reported = sorted(v.urn.rsplit("::", 1)[-1] for v in found)
+    assert reported == ["churn-4xx", "churn-5xx"]
 
 
 def test_alarm_for_another_endpoint_does_not_count(assert_violation):

@@ -744,6 +744,15 @@ def _check(
     for violation in found:
         assert f"'{m.target}'" in violation.message, violation.message
         assert FIX_HINT.search(violation.message), violation.message
+    # (d) the engine registers resources in whatever order their inputs resolve, so the
+    # verdict must not depend on it
+    if not preview:
+        reordered = analyze(list(reversed(mutated)), config)
+        assert _by_policy(reordered, m.policy) == _by_policy(report, m.policy), m.name
+
+
+def _by_policy(report: Report, policy: str) -> set[tuple[str, str]]:
+    return {(v.urn, v.message) for v in report.violations if v.policy == policy}
 
 
 # --- tests ------------------------------------------------------------------------------
