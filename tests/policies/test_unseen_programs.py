@@ -843,6 +843,15 @@ def test_insecure_program_is_reported(case: Case, preview: bool) -> None:
     )
     assert {v.level for v in found} == {"mandatory"}
     assert all(f"'{case.target}'" in v.message for v in found)
+    if not preview:
+        # The verdict must not depend on the order the engine happened to register resources.
+        inputs = [r.to_policy_input() for r in reversed(plan.resources)]
+        reordered = analyze(inputs, load_stack_config("prod").policy_pack_config())
+        assert _messages(reordered, case.policy) == _messages(report, case.policy)
+
+
+def _messages(report: Report, policy: str) -> set[tuple[str, str]]:
+    return {(v.urn, v.message) for v in report.violations if v.policy == policy}
 
 
 # --- secure programs of the same styles -------------------------------------------------------
