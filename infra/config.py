@@ -63,7 +63,9 @@ class _Group(BaseModel):
 
 class NetworkConfig(_Group):
     enabled: bool = Field(True, description="Create a VPC for training and endpoints.")
-    cidr: str = Field("10.40.0.0/16", description="VPC CIDR block, /16 to /24.")
+    cidr: str = Field(
+        "10.40.0.0/16", description="VPC CIDR block, /16 to /24; each private subnet gets 1/8."
+    )
     az_count: int = Field(2, ge=1, le=6, description="Availability zones to spread subnets over.")
     isolated: bool = Field(
         True, description="No internet path: AWS services only through VPC endpoints."

@@ -44,6 +44,9 @@ SMALLEST_SUBNET_PREFIX = 28  # AWS rejects subnets smaller than /28
 # networkAzCount's range (StackConfig: 1..6). The NAT subnet sits where no private subnet
 # of any of these counts can go, so changing the count never collides with it.
 AZ_COUNTS = range(1, 7)
+# Private subnets are cut as if for 8 AZs whatever the count: two slots more than the most
+# AZs a stack may use, so the last slot (home of the NAT /28) is never private.
+SUBNET_SLOTS = 8
 HTTPS = 443
 SERVING_PORT = 8080  # SageMaker serving containers listen on 8080
 ANYWHERE = "0.0.0.0/0"
@@ -84,14 +87,17 @@ class SubnetLayout:
 
 
 def private_subnets(cidr: str, az_count: int) -> tuple[str, ...]:
-    """The first `az_count` of `split_cidr(cidr, az_count + 1)`: the block is cut into
-    2**bit_length(az_count) equal parts (2, 4 or 8 for 1, 2..3, 4..6 AZs), so at least the
-    last part is never private.
+    """The first `az_count` of `SUBNET_SLOTS` equal parts of `cidr`.
 
-    Deployed stacks hold these CIDRs: changing this function replaces private subnets.
-    Within one of those size classes adding an AZ keeps the existing subnets; crossing
-    one (1 -> 2, 3 -> 4) re-cuts them all."""
-    return tuple(split_cidr(cidr, az_count + 1)[:az_count])
+    The cut does not depend on `az_count`, so changing networkAzCount adds or removes
+    subnets at the end and never re-cuts (replaces) the ones that exist. Deployed stacks
+    hold these CIDRs: changing this function replaces their private subnets."""
+    if az_count not in AZ_COUNTS:
+        raise ValueError(
+            f"cannot place {az_count} private subnets: networkAzCount must be "
+            f"{min(AZ_COUNTS)} to {max(AZ_COUNTS)}"
+        )
+    return tuple(split_cidr(cidr, SUBNET_SLOTS)[:az_count])
 
 
 def nat_subnet(cidr: str) -> str:
@@ -108,35 +114,21 @@ def nat_subnet(cidr: str) -> str:
 def subnet_layout(cidr: str, az_count: int) -> SubnetLayout:
     """Private subnets as `private_subnets`; the NAT subnet is the last /28 of the VPC.
 
-    The public subnet's place depends only on `cidr`, never on `az_count`: a private
-    subnet added when the AZ count grows is created before anything old is removed, and
-    AWS rejects a subnet that overlaps an existing one. For every AZ count in `AZ_COUNTS`
-    (and `az_count` itself) the private subnets end before the last of the
-    2**bit_length(count) parts, which holds the last /28 (parts are at least /28), so the
-    NAT subnet never overlaps one; this is checked here and fails with the fix if not.
-    The private layout does not depend on `isolated` either, so turning the NAT on or off
-    never moves (replaces) a private subnet.
-
-    Until this layout, the NAT subnet was the first /28 of the part after the private
-    subnets: moving it replaces the public subnet and so the NAT gateway, once, in stacks
-    with `isolated=False` (the Elastic IP, hence the egress address, stays). Deploy that
-    move with the AZ count unchanged, and change the count in a later update: in the same
-    update, a new private subnet would overlap the old NAT subnet, not yet deleted.
+    Neither depends on the other or on `isolated`, so no AZ-count change or NAT toggle
+    moves a subnet. The NAT subnet lies in the last slot, which no AZ count reaches (a
+    private subnet added later is created while the NAT subnet still exists, and AWS
+    rejects overlapping subnets); this is checked, and fails with the fix if not.
     """
     private = private_subnets(cidr, az_count)
     public = ipaddress.IPv4Network(nat_subnet(cidr))
-    for count in sorted({az_count, *AZ_COUNTS}):
-        try:
-            layout = private if count == az_count else private_subnets(cidr, count)
-        except ValueError:
-            continue  # this many AZs do not fit in `cidr` at all, so never deployed
-        clash = [p for p in layout if ipaddress.IPv4Network(p).overlaps(public)]
-        if clash:
-            raise ValueError(
-                f"cannot place the NAT subnet of {cidr} at {public}: private subnet "
-                f"{', '.join(clash)} of a {count}-AZ layout overlaps it, so changing "
-                "networkAzCount would collide with it; use a larger CIDR block"
-            )
+    widest = private_subnets(cidr, max(AZ_COUNTS))
+    clash = [p for p in widest if ipaddress.IPv4Network(p).overlaps(public)]
+    if clash:
+        raise ValueError(
+            f"cannot place the NAT subnet of {cidr} at {public}: it overlaps private subnet "
+            f"{', '.join(clash)} of the {max(AZ_COUNTS)}-AZ layout, so raising networkAzCount "
+            "would collide with it; use a larger CIDR block"
+        )
     return SubnetLayout(private, str(public))
 
 

@@ -176,20 +176,17 @@ def test_layout_public_subnet_is_stable_across_az_counts(
     assert public.prefixlen == SMALLEST_SUBNET_PREFIX
     for private in a.private + b.private:
         assert not public.overlaps(ipaddress.IPv4Network(private)), private
-    # Private subnets of a that b still has keep their CIDR, within a size class (1,
-    # 2..3, 4..6 AZs: the VPC cut in 2, 4 or 8). Crossing a class re-cuts every private
-    # subnet; that was so before the NAT subnet moved and is pinned by the test below.
-    if az_count_a.bit_length() == az_count_b.bit_length():
-        kept = min(az_count_a, az_count_b)
-        assert b.private[:kept] == a.private[:kept]
+    # Private subnets of a that b still has keep their CIDR, whatever the two counts.
+    kept = min(az_count_a, az_count_b)
+    assert b.private[:kept] == a.private[:kept]
 
 
 @pytest.mark.parametrize("prefix", range(16, 25))
 @pytest.mark.parametrize("az_count", AZ_COUNTS)
 def test_layout_last_28_is_never_private_exhaustively(prefix: int, az_count: int) -> None:
     """The claim the layout rests on, for every allowed prefix and AZ count: private
-    subnets are the first az_count of 2**bit_length(az_count) equal parts, so they end
-    at 3/4 of the VPC at most and the last /28 stays free."""
+    subnets are the first az_count of 8 equal parts, so they end at 3/4 of the VPC at
+    most and the last /28 stays free."""
     vpc = ipaddress.IPv4Network(f"10.0.0.0/{prefix}")
     private = [ipaddress.IPv4Network(p) for p in private_subnets(str(vpc), az_count)]
     last = ipaddress.IPv4Network((int(vpc.broadcast_address) - 15, SMALLEST_SUBNET_PREFIX))
@@ -203,10 +200,9 @@ def test_layout_last_28_is_never_private_exhaustively(prefix: int, az_count: int
 @pytest.mark.parametrize(
     ("az_count", "private"),
     [
-        (1, ("10.40.0.0/17",)),
-        (2, ("10.40.0.0/18", "10.40.64.0/18")),
-        (3, ("10.40.0.0/18", "10.40.64.0/18", "10.40.128.0/18")),
-        (4, ("10.40.0.0/19", "10.40.32.0/19", "10.40.64.0/19", "10.40.96.0/19")),
+        (1, ("10.40.0.0/19",)),
+        (2, ("10.40.0.0/19", "10.40.32.0/19")),
+        (3, ("10.40.0.0/19", "10.40.32.0/19", "10.40.64.0/19")),
         (6, tuple(f"10.40.{32 * i}.0/19" for i in range(6))),
     ],
 )
@@ -232,14 +228,14 @@ def test_layout_refuses_a_nat_subnet_a_private_subnet_could_take(
     # Unreachable with split_cidr as it is (see the tests above); should a split ever
     # reach the last /28, the guard must refuse and name the problem.
     def fill_from_the_end(cidr: str, count: int) -> list[str]:
-        quarters = [str(n) for n in ipaddress.IPv4Network(cidr).subnets(prefixlen_diff=2)]
-        return quarters[::-1][:count]
+        eighths = [str(n) for n in ipaddress.IPv4Network(cidr).subnets(prefixlen_diff=3)]
+        return eighths[::-1][:count]
 
     monkeypatch.setattr("infra.network.split_cidr", fill_from_the_end)
     with pytest.raises(
         ValueError,
-        match=r"NAT subnet of 10\.0\.0\.0/16 at 10\.0\.255\.240/28: private subnet "
-        r"10\.0\.192\.0/18 of a 1-AZ layout .*larger CIDR",
+        match=r"NAT subnet of 10\.0\.0\.0/16 at 10\.0\.255\.240/28: it overlaps private "
+        r"subnet 10\.0\.224\.0/19 of the 6-AZ layout.*larger CIDR",
     ):
         subnet_layout("10.0.0.0/16", 1)
 
@@ -665,3 +661,9 @@ def test_registered_outputs_match_public_attributes(monkeypatch: pytest.MonkeyPa
     plan_network(make_args(), preview=False, seen=seen)
     public = {k for k, v in vars(seen["component"]).items() if isinstance(v, pulumi.Output)}
     assert set(registered) == public - {"urn"}
+
+
+@pytest.mark.parametrize("az_count", [0, 7])
+def test_private_subnets_refuse_az_counts_outside_the_config_range(az_count: int) -> None:
+    with pytest.raises(ValueError, match="networkAzCount must be 1 to 6"):
+        private_subnets("10.40.0.0/16", az_count)
