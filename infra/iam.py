@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.boundary import boundary_policy, boundary_policy_name
 from infra.naming import (
     DEPLOY_ROLE,
     MONITORING_ROLE,
@@ -216,6 +217,7 @@ class Roles(pulumi.ComponentResource):
     retrain_role_arn: pulumi.Output[str]
     retrain_role_name: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
+    boundary_arn: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: RolesArgs, opts: pulumi.ResourceOptions | None = None
@@ -249,6 +251,20 @@ class Roles(pulumi.ComponentResource):
             trusted_provider = account.apply(lambda a: oidc_provider_arn_for(partition, a))
             depends.append(provider)
 
+        # The ceiling of every role below (see infra.boundary); created first, as the
+        # roles name it.
+        boundary_physical = boundary_policy_name(args.prefix)
+        boundary = aws.iam.Policy(
+            f"{name}-boundary",
+            name=boundary_physical,
+            description=f"Permissions boundary of every role of the {args.prefix} stack",
+            policy=account.apply(
+                lambda a: json.dumps(boundary_policy(partition, args.region, a, args.prefix))
+            ),
+            tags=merge_tags(args.tags, None, name=boundary_physical),
+            opts=child,
+        )
+
         def role(role_const: str, trust: pulumi.Output[str], description: str) -> aws.iam.Role:
             physical = role_name(args.prefix, role_const)
             return aws.iam.Role(
@@ -257,6 +273,7 @@ class Roles(pulumi.ComponentResource):
                 description=description,
                 assume_role_policy=trust,
                 max_session_duration=MAX_SESSION_SECONDS,
+                permissions_boundary=boundary.arn,
                 tags=merge_tags(args.tags, None, name=physical),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
             )
@@ -332,8 +349,10 @@ class Roles(pulumi.ComponentResource):
         self.retrain_role_arn = retrain.arn
         self.retrain_role_name = retrain.name
         self.oidc_provider_arn = provider_arn
+        self.boundary_arn = boundary.arn
         self.register_outputs(
             {
+                "boundary_arn": self.boundary_arn,
                 "sagemaker_role_arn": self.sagemaker_role_arn,
                 "sagemaker_role_name": self.sagemaker_role_name,
                 "deploy_role_arn": self.deploy_role_arn,

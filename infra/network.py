@@ -257,6 +257,8 @@ class NetworkArgs:
     """No internet path at all (cfg.network.isolated); False adds one NAT gateway."""
     flow_log_retention_days: int = 365
     """Retention of the flow-log group (cfg.network.flow_log_retention_days)."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """Permissions boundary of the flow-logs role (Roles.boundary_arn)."""
     restrict_s3_endpoint: bool = True
     """S3 endpoint reaches only this account's buckets; False allows any bucket (e.g. to
     read public or AWS-owned buckets), which also allows copying data out."""
@@ -605,6 +607,7 @@ class Network(pulumi.ComponentResource):
                 lambda a: json.dumps(flow_logs_trust_policy(partition, args.region, a))
             ),
             max_session_duration=MAX_SESSION_SECONDS,
+            permissions_boundary=args.permissions_boundary,
             tags=merge_tags(args.tags, None, name=physical_role),
             opts=child,
         )

@@ -20,6 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.boundary import BOUNDED_ROLE_ACTIONS, boundary_arn
 from infra.iam import PolicyDocument, document, partition_for
 from infra.naming import (
     DEPLOY_ROLE,
@@ -75,6 +76,10 @@ class Scope:
 
     def policies(self) -> str:
         return self.arn("iam", f"policy/{self.prefix}-*", region=False)
+
+    def boundary(self) -> str:
+        """The permissions boundary every stack role carries (infra.boundary)."""
+        return boundary_arn(self.partition, self.account_id, self.prefix)
 
     def log_groups(self) -> list[str]:
         """The stack's log groups, and their streams (`:*`)."""
@@ -353,16 +358,18 @@ IAM_ROLE_READ = (
     "iam:ListRoleTags",
 )
 IAM_ROLE_WRITE = (
-    "iam:CreateRole",
     "iam:DeleteRole",
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
     "iam:UpdateAssumeRolePolicy",
     "iam:TagRole",
     "iam:UntagRole",
-    "iam:PutRolePolicy",
-    "iam:DeleteRolePolicy",
     "iam:ListInstanceProfilesForRole",
+)
+# Creating roles and changing what they may do: only roles that carry the stack's
+# boundary (attach and detach are in `_foundation_extras`).
+IAM_BOUNDED_ROLE_WRITE = tuple(
+    a for a in BOUNDED_ROLE_ACTIONS if a not in ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
 )
 IAM_POLICY_READ = (
     "iam:GetPolicy",
@@ -455,7 +462,6 @@ DASHBOARD_WRITE = ("cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards")
 SNS_READ = (
     "sns:GetTopicAttributes",
     "sns:ListSubscriptionsByTopic",
-    "sns:GetSubscriptionAttributes",
     "sns:ListTagsForResource",
 )
 SNS_WRITE = (
@@ -463,11 +469,13 @@ SNS_WRITE = (
     "sns:DeleteTopic",
     "sns:SetTopicAttributes",
     "sns:Subscribe",
-    "sns:Unsubscribe",
-    "sns:SetSubscriptionAttributes",
     "sns:TagResource",
     "sns:UntagResource",
 )
+# The Service Authorization Reference gives these no resource type: they are authorised
+# on "*" only, whatever the subscription's topic.
+SNS_SUBSCRIPTION_READ = ("sns:GetSubscriptionAttributes",)
+SNS_SUBSCRIPTION_WRITE = ("sns:SetSubscriptionAttributes", "sns:Unsubscribe")
 SQS_READ = ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags")
 SQS_WRITE = (
     "sqs:CreateQueue",
@@ -592,6 +600,13 @@ def _groups(scope: Scope, *, network: bool, manage_oidc_provider: bool) -> list[
         ),
         _Group("StackRoles", IAM_ROLE_READ, IAM_ROLE_WRITE, (scope.roles(),)),
         _Group(
+            "StackRolesBounded",
+            (),
+            IAM_BOUNDED_ROLE_WRITE,
+            (scope.roles(),),
+            {"StringEquals": {"iam:PermissionsBoundary": scope.boundary()}},
+        ),
+        _Group(
             "StackPolicies",
             IAM_POLICY_READ,
             IAM_POLICY_WRITE,
@@ -616,6 +631,9 @@ def _groups(scope: Scope, *, network: bool, manage_oidc_provider: bool) -> list[
         ),
         _Group(
             "StackTopics", SNS_READ, SNS_WRITE, (scope.arn("sns", f"{scope.prefix}-*"),), {}, obs
+        ),
+        _Group(
+            "TopicSubscriptions", SNS_SUBSCRIPTION_READ, SNS_SUBSCRIPTION_WRITE, ("*",), {}, obs
         ),
         _Group(
             "StackQueues", SQS_READ, SQS_WRITE, (scope.arn("sqs", f"{scope.prefix}-*"),), {}, obs
@@ -742,11 +760,15 @@ def _foundation_extras(scope: Scope, pass_roles: Mapping[str, str]) -> list[dict
             },
         ),
         allow(
-            # Only the stack's own customer-managed policies: never an AWS-managed one.
+            # Only the stack's own customer-managed policies (never an AWS-managed one),
+            # only to roles that carry the stack's boundary.
             "AttachStackPolicies",
             ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
             scope.roles(),
-            {"ArnLike": {"iam:PolicyARN": scope.policies()}},
+            {
+                "ArnLike": {"iam:PolicyARN": scope.policies()},
+                "StringEquals": {"iam:PermissionsBoundary": scope.boundary()},
+            },
         ),
         allow(
             # Endpoint autoscaling needs its service-linked role once per account.
@@ -793,8 +815,9 @@ def deploy_policies(
     `pass_roles` maps a role name to the one service it may be passed to; by default the
     SageMaker execution role to SageMaker and, with a network, the flow-logs role to VPC
     Flow Logs. Managing IAM roles is inherently privileged: the deploy role can change
-    `<prefix>-*` roles, including its own, so its trust (one GitHub environment with
-    required reviewers) is the control; a permissions boundary or SCP adds a ceiling.
+    `<prefix>-*` roles, including its own, but only roles that carry the stack's
+    permissions boundary, which it cannot change or remove (infra.boundary): whatever it
+    grants itself stays within that ceiling.
     """
     groups = _groups(scope, network=network, manage_oidc_provider=manage_oidc_provider)
     roles = dict(pass_roles) if pass_roles is not None else default_pass_roles(scope, network)

@@ -81,7 +81,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             keep_images=cfg.registry.keep_images,
         ),
     )
-    network = _network(cfg, keys) if cfg.network.enabled else None
+    network = _network(cfg, keys, roles.boundary_arn) if cfg.network.enabled else None
     subnet_ids: Any = network.subnet_ids if network else []
     endpoint = endpoint_name(prefix)
     monitoring = Monitoring(
@@ -245,7 +245,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
     return exports
 
 
-def _network(cfg: StackConfig, keys: Keys) -> Network:
+def _network(cfg: StackConfig, keys: Keys, boundary_arn: pulumi.Output[str]) -> Network:
     zones = aws.get_availability_zones_output(state="available").names
     return Network(
         "network",
@@ -260,6 +260,7 @@ def _network(cfg: StackConfig, keys: Keys) -> Network:
             az_count=cfg.network.az_count,
             isolated=cfg.network.isolated,
             flow_log_retention_days=cfg.network.flow_log_retention_days,
+            permissions_boundary=boundary_arn,
         ),
     )
 
