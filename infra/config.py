@@ -345,6 +345,24 @@ class KubernetesConfig(_Group):
     kubeconfig: str = Field(
         "", description="Kubeconfig path; empty uses the ambient KUBECONFIG / in-cluster config."
     )
+    oidc_provider_arn: str = Field(
+        "",
+        description=(
+            "IAM OIDC provider of the EKS cluster: pods get AWS credentials through it (IRSA)."
+        ),
+    )
+
+    @field_validator("oidc_provider_arn")
+    @classmethod
+    def _cluster_provider(cls, value: str) -> str:
+        pattern = r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/[A-Za-z0-9./_-]+"
+        if value and not re.fullmatch(pattern, value):
+            raise _bad(
+                "is not an IAM OIDC provider ARN",
+                "copy it from `aws iam list-open-id-connect-providers` (EKS: "
+                "arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>)",
+            )
+        return value
 
     @field_validator("namespace")
     @classmethod
@@ -513,6 +531,23 @@ class StackConfig(BaseModel):
                 "training runs on Kubernetes but Kubernetes is disabled",
                 "set mlops-platform:kubernetesEnabled: true, or choose another trainingRunner",
                 key="trainingRunner",
+            )
+        if self.kubernetes.enabled and not self.kubernetes.oidc_provider_arn:
+            raise _bad(
+                "Kubernetes is enabled but its pods would have no AWS credentials",
+                "set mlops-platform:kubernetesOidcProviderArn to the EKS cluster's IAM OIDC "
+                "provider (`aws eks describe-cluster --name <cluster> --query "
+                "cluster.identity.oidc.issuer`; `eksctl utils associate-iam-oidc-provider` "
+                "creates it)",
+                key="kubernetesOidcProviderArn",
+            )
+        provider_account = self.kubernetes.oidc_provider_arn.split(":")[4:5]
+        if provider_account and provider_account != [self.account_id]:
+            raise _bad(
+                f"names account {provider_account[0]}, but the stack deploys into "
+                f"{self.account_id}",
+                "use the OIDC provider of a cluster in the stack's account",
+                key="kubernetesOidcProviderArn",
             )
         return self
 

@@ -12,7 +12,7 @@ component only resolves Inputs and creates the resources.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,10 @@ import pulumi_aws as aws
 from infra.boundary import boundary_policy, boundary_policy_name
 from infra.naming import (
     DEPLOY_ROLE,
+    K8S_SERVING_ROLE,
+    K8S_SERVING_SERVICE_ACCOUNT,
+    K8S_TRAINING_ROLE,
+    K8S_TRAINING_SERVICE_ACCOUNT,
     MONITORING_ROLE,
     PREVIEW_ROLE,
     RETRAIN_ROLE,
@@ -159,6 +163,29 @@ def github_trust_policy(provider_arn: str, subject: str, sid: str) -> PolicyDocu
     )
 
 
+def service_account_trust_policy(
+    provider_arn: str, namespace: str, service_account: str, sid: str
+) -> PolicyDocument:
+    """IRSA: a Kubernetes service account of the cluster whose IAM OIDC provider is
+    `provider_arn` may assume the role, that one account in that namespace only, with a
+    token minted for STS."""
+    issuer = provider_arn.split(":oidc-provider/", 1)[1]
+    return document(
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    f"{issuer}:aud": STS_AUDIENCE,
+                    f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                }
+            },
+        }
+    )
+
+
 def account_mfa_trust_policy(partition: str, account_id: str) -> PolicyDocument:
     """Principals of this account whose own IAM policy allows sts:AssumeRole on the role,
     and only with MFA: the monitoring role is for humans reading dashboards and logs.
@@ -201,6 +228,11 @@ class RolesArgs:
     """Create the read-only role that pull-request workflows assume to run previews."""
     oidc_provider_arn: str = ""
     """Existing GitHub OIDC provider ARN; empty creates one (one per URL per account)."""
+    kubernetes_oidc_provider_arn: str = ""
+    """IAM OIDC provider of the EKS cluster (cfg.kubernetes.oidc_provider_arn); with
+    `kubernetes_namespace`, creates the roles of the serving and training pods (IRSA)."""
+    kubernetes_namespace: str = ""
+    """Namespace of the stack's workloads (cfg.kubernetes.namespace)."""
 
 
 class Roles(pulumi.ComponentResource):
@@ -218,6 +250,10 @@ class Roles(pulumi.ComponentResource):
     retrain_role_name: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
     boundary_arn: pulumi.Output[str]
+    kubernetes_serving_role_arn: pulumi.Output[str]
+    kubernetes_serving_role_name: pulumi.Output[str]
+    kubernetes_training_role_arn: pulumi.Output[str]
+    kubernetes_training_role_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: RolesArgs, opts: pulumi.ResourceOptions | None = None
@@ -338,6 +374,8 @@ class Roles(pulumi.ComponentResource):
             "Read-only access to the stack's metrics, alarms and logs (MFA required)",
         )
 
+        k8s_serving, k8s_training = self._kubernetes_roles(args, role)
+
         self.sagemaker_role_arn = sagemaker.arn
         self.sagemaker_role_name = sagemaker.name
         self.deploy_role_arn = deploy.arn
@@ -350,9 +388,13 @@ class Roles(pulumi.ComponentResource):
         self.retrain_role_name = retrain.name
         self.oidc_provider_arn = provider_arn
         self.boundary_arn = boundary.arn
+        self.kubernetes_serving_role_arn, self.kubernetes_serving_role_name = k8s_serving
+        self.kubernetes_training_role_arn, self.kubernetes_training_role_name = k8s_training
         self.register_outputs(
             {
                 "boundary_arn": self.boundary_arn,
+                "kubernetes_serving_role_arn": self.kubernetes_serving_role_arn,
+                "kubernetes_training_role_arn": self.kubernetes_training_role_arn,
                 "sagemaker_role_arn": self.sagemaker_role_arn,
                 "sagemaker_role_name": self.sagemaker_role_name,
                 "deploy_role_arn": self.deploy_role_arn,
@@ -366,3 +408,28 @@ class Roles(pulumi.ComponentResource):
                 "oidc_provider_arn": self.oidc_provider_arn,
             }
         )
+
+    @staticmethod
+    def _kubernetes_roles(
+        args: RolesArgs, role: Callable[[str, pulumi.Output[str], str], aws.iam.Role]
+    ) -> tuple[tuple[pulumi.Output[str], pulumi.Output[str]], ...]:
+        """(arn, name) of the serving and training pods' roles; empty strings without a
+        cluster, which keeps the component's outputs the same shape."""
+        cluster, namespace = args.kubernetes_oidc_provider_arn, args.kubernetes_namespace
+        if not (cluster and namespace):
+            empty = pulumi.Output.from_input("")
+            return (empty, empty), (empty, empty)
+        made = []
+        for const, account, sid, what in (
+            (K8S_SERVING_ROLE, K8S_SERVING_SERVICE_ACCOUNT, "ModelServerPods", "Model-serving"),
+            (K8S_TRAINING_ROLE, K8S_TRAINING_SERVICE_ACCOUNT, "TrainingPods", "Training"),
+        ):
+            trust = service_account_trust_policy(cluster, namespace, account, sid)
+            made.append(
+                role(
+                    const,
+                    pulumi.Output.from_input(json.dumps(trust)),
+                    f"{what} pods of namespace {namespace} (IRSA)",
+                )
+            )
+        return tuple((r.arn, r.name) for r in made)

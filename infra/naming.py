@@ -40,6 +40,11 @@ PREVIEW_ROLE = "ci-preview"
 RETRAIN_ROLE = "ci-retrain"
 MONITORING_ROLE = "monitoring-read"
 FLOW_LOGS_ROLE = "vpc-flow-logs"
+# Roles of the Kubernetes workloads (IRSA), and the service accounts that assume them.
+K8S_SERVING_ROLE = "k8s-serving"
+K8S_TRAINING_ROLE = "k8s-training"
+K8S_SERVING_SERVICE_ACCOUNT = "model-server"
+K8S_TRAINING_SERVICE_ACCOUNT = "training"
 
 
 def endpoint_name(prefix: str) -> str:

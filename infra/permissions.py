@@ -290,6 +290,69 @@ def sagemaker_execution_policy(
     return document(*statements)
 
 
+# ---------------------------------------------------------------------------- Kubernetes pods
+
+
+def kubernetes_serving_policy(
+    *, models_bucket_arn: str, capture_bucket_arn: str, kms_key_arns: Sequence[str]
+) -> PolicyDocument:
+    """Model-server pods: fetch the model they serve, write capture records (as SageMaker
+    would), nothing else: no dataset access, no deletes."""
+    return document(
+        allow("ListServingBuckets", ["s3:ListBucket"], [models_bucket_arn, capture_bucket_arn]),
+        allow("ReadModels", ["s3:GetObject", "s3:GetObjectVersion"], f"{models_bucket_arn}/*"),
+        allow(
+            "WriteCapture",
+            ["s3:PutObject", "s3:AbortMultipartUpload"],
+            f"{capture_bucket_arn}/*",
+        ),
+        allow(
+            "UseDataKeys",
+            ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            list(kms_key_arns),
+        ),
+    )
+
+
+def kubernetes_training_policy(
+    *, datasets_bucket_arn: str, models_bucket_arn: str, kms_key_arns: Sequence[str]
+) -> PolicyDocument:
+    """Training pods: the SageMaker role's data plane minus what only SageMaker needs
+    (grants, logs, network interfaces): read datasets, read and write models."""
+    return document(
+        allow(
+            "ListTrainingBuckets",
+            ["s3:ListBucket", "s3:GetBucketLocation"],
+            [datasets_bucket_arn, models_bucket_arn],
+        ),
+        allow("ReadDatasets", ["s3:GetObject", "s3:GetObjectVersion"], f"{datasets_bucket_arn}/*"),
+        allow(
+            "ReadWriteModels",
+            [
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ],
+            f"{models_bucket_arn}/*",
+        ),
+        allow(
+            "UseDataKeys",
+            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            list(kms_key_arns),
+        ),
+        allow(
+            # PutMetricData supports no resource-level permission; the namespace
+            # condition is the only way to scope it.
+            "PutTrainingMetrics",
+            ["cloudwatch:PutMetricData"],
+            "*",
+            {"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+        ),
+    )
+
+
 # ---------------------------------------------------------------------------- CI roles
 
 # Read actions the Pulumi AWS provider calls to refresh/diff the stack's resources. They
@@ -1050,6 +1113,10 @@ class PermissionsArgs:
     """The retraining queue (Retraining.queue_arn)."""
     sagemaker_role_arn: pulumi.Input[str] | None = None
     """Roles.sagemaker_role_arn: what retraining jobs run as."""
+    kubernetes_serving_role_name: pulumi.Input[str] | None = None
+    """Roles.kubernetes_serving_role_name; None when the stack has no Kubernetes roles."""
+    kubernetes_training_role_name: pulumi.Input[str] | None = None
+    """Roles.kubernetes_training_role_name; None when the stack has no Kubernetes roles."""
 
 
 class Permissions(pulumi.ComponentResource):
@@ -1193,6 +1260,39 @@ class Permissions(pulumi.ComponentResource):
                 opts=child,
             )
             retrain_name = retrain.name
+
+        if args.kubernetes_serving_role_name is not None:
+            aws.iam.RolePolicy(
+                f"{name}-k8s-serving",
+                role=args.kubernetes_serving_role_name,
+                name="model-server-pods",
+                policy=pulumi.Output.all(
+                    args.models_bucket_arn, args.capture_bucket_arn, args.data_kms_key_arn
+                ).apply(
+                    lambda v: json.dumps(
+                        kubernetes_serving_policy(
+                            models_bucket_arn=v[0], capture_bucket_arn=v[1], kms_key_arns=[v[2]]
+                        )
+                    )
+                ),
+                opts=child,
+            )
+        if args.kubernetes_training_role_name is not None:
+            aws.iam.RolePolicy(
+                f"{name}-k8s-training",
+                role=args.kubernetes_training_role_name,
+                name="training-pods",
+                policy=pulumi.Output.all(
+                    args.datasets_bucket_arn, args.models_bucket_arn, args.data_kms_key_arn
+                ).apply(
+                    lambda v: json.dumps(
+                        kubernetes_training_policy(
+                            datasets_bucket_arn=v[0], models_bucket_arn=v[1], kms_key_arns=[v[2]]
+                        )
+                    )
+                ),
+                opts=child,
+            )
 
         self.sagemaker_policy_name = sagemaker.name
         self.retrain_policy_name = retrain_name

@@ -45,6 +45,10 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             github_environment=cfg.ci.github_environment,
             preview_from_pull_requests=cfg.ci.preview_from_pull_requests,
             oidc_provider_arn=cfg.ci.oidc_provider_arn,
+            kubernetes_oidc_provider_arn=(
+                cfg.kubernetes.oidc_provider_arn if cfg.kubernetes.enabled else ""
+            ),
+            kubernetes_namespace=cfg.kubernetes.namespace,
         ),
     )
     keys = Keys(
@@ -58,6 +62,11 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
                 roles.sagemaker_role_arn,
                 roles.deploy_role_arn,
                 roles.retrain_role_arn,
+                *(
+                    [roles.kubernetes_serving_role_arn, roles.kubernetes_training_role_arn]
+                    if cfg.kubernetes.enabled
+                    else []
+                ),
             ],
         ),
     )
@@ -143,6 +152,12 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             retrain_role_name=roles.retrain_role_name,
             retraining_queue_arn=retraining.queue_arn if retraining else None,
             sagemaker_role_arn=roles.sagemaker_role_arn,
+            kubernetes_serving_role_name=(
+                roles.kubernetes_serving_role_name if cfg.kubernetes.enabled else None
+            ),
+            kubernetes_training_role_name=(
+                roles.kubernetes_training_role_name if cfg.kubernetes.enabled else None
+            ),
         ),
     )
     training = TrainingCompute(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterable
 from typing import Any, Final
 
 from ._values import UNKNOWN, Tri, combine_any, get, items, json_document, strings
@@ -108,6 +110,36 @@ def is_full_wildcard(action: str) -> bool:
 
 def is_service_wildcard(action: str) -> bool:
     return bool(_SERVICE_WILDCARD.match(action))
+
+
+@functools.lru_cache(maxsize=512)
+def _action_pattern(pattern: str) -> re.Pattern[str]:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(regex, re.IGNORECASE)
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """Whether an Action/NotAction entry (``*`` and ``?`` wildcards, any case) covers ``action``."""
+    return _action_pattern(pattern).fullmatch(action) is not None
+
+
+def granted_actions(statement: Any, wanted: Iterable[str]) -> list[str]:
+    """Which of ``wanted`` an Allow statement certainly grants (Action or NotAction).
+
+    Unknown parts grant nothing here: an unknown Action may name anything, so callers that
+    report a grant must not guess one. Allow + NotAction grants every action it does not
+    list, so ``wanted`` actions outside a fully known NotAction list are granted.
+    """
+    if effect_is(statement, "Allow") is not Tri.YES:
+        return []
+    not_action = get(statement, "NotAction")
+    if not_action is not None:
+        excluded, unsure = strings(not_action)
+        if unsure:
+            return []
+        return [a for a in wanted if not any(action_matches(p, a) for p in excluded)]
+    patterns, _ = actions(statement)
+    return [a for a in wanted if any(action_matches(p, a) for p in patterns)]
 
 
 def condition_value_false(statement: Any, key: str, operators: tuple[str, ...]) -> Tri:

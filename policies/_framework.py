@@ -201,6 +201,8 @@ def references(
     candidates: Sequence[Node],
     ids: Callable[[Node], set[str]],
     value: Any = _FROM_PROP,
+    *,
+    fallback: bool = True,
 ) -> list[Node]:
     """The candidates that ``source``'s top-level property ``prop`` refers to.
 
@@ -214,6 +216,8 @@ def references(
        too was compared in step 2 and does not match: the property names something else
        (e.g. a hand-typed bucket name plus ``depends_on``), so only candidates whose
        identifiers are still unknown (preview) can be linked this way.
+       ``fallback=False`` skips this step: where a link exempts a resource from a check,
+       a guess from ``depends_on`` must not.
     """
     by_property = source.property_dependencies.get(prop)
     if by_property:
@@ -222,7 +226,7 @@ def references(
     known, unsure = strings(raw)
     wanted = set(known)
     linked = [c for c in candidates if ids(c) & wanted]
-    if linked:
+    if linked or not fallback:
         return linked
     explained_elsewhere: set[str] = set()
     for key, deps in source.property_dependencies.items():

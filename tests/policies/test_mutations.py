@@ -451,6 +451,21 @@ def service_wildcard_action(graph: Graph) -> None:
     _edit_document(_get(graph, "permissions-monitoring"), "policy", widen)
 
 
+@mutation("iam-role-management-bounded", "roles-ci-deploy")
+def deploy_role_without_boundary(graph: Graph) -> None:
+    _drop(_get(graph, "roles-ci-deploy"), "permissionsBoundary")
+
+
+@mutation("iam-role-management-bounded", "roles-ci-deploy")
+def deploy_role_creates_unbounded_roles(graph: Graph) -> None:
+    def unbound(document: dict[str, Any]) -> None:
+        for statement in _statements(document):
+            if statement.get("Sid") == "StackRolesBounded":
+                del statement["Condition"]
+
+    _edit_document(_get(graph, "permissions-deploy-foundation"), "policy", unbound)
+
+
 @mutation("iam-no-admin-managed-policy", "permissions-deploy-ml-attachment")
 def administrator_access_attached(graph: Graph) -> None:
     _set(

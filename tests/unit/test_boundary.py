@@ -22,6 +22,8 @@ from infra.permissions import (
     MANAGED_POLICY_LIMIT,
     Scope,
     deploy_policies,
+    kubernetes_serving_policy,
+    kubernetes_training_policy,
     policy_size,
     retrain_policy,
 )
@@ -30,6 +32,7 @@ from tests.unit.test_permissions import (
     ACCOUNT,
     CAPTURE,
     DATASETS,
+    KEY,
     LONG_SCOPE,
     MODELS,
     PREFIX,
@@ -60,6 +63,12 @@ def role_documents(scope: Scope = SCOPE) -> dict[str, dict[str, Any]]:
         queue_arn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:{PREFIX}-retraining",
         sagemaker_role_arn=f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-sagemaker-execution",
         repository_arn=REPOSITORY,
+    )
+    docs["k8s-serving"] = kubernetes_serving_policy(
+        models_bucket_arn=MODELS, capture_bucket_arn=CAPTURE, kms_key_arns=[KEY]
+    )
+    docs["k8s-training"] = kubernetes_training_policy(
+        datasets_bucket_arn=DATASETS, models_bucket_arn=MODELS, kms_key_arns=[KEY]
     )
     docs["flow-logs"] = flow_logs_delivery_policy(
         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/mlops/{PREFIX}/flow-logs"

@@ -152,6 +152,26 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
     ({"mlops-platform:endpointCanaryPercent": 5}, "endpointCanaryPercent", "at least 10%"),
     ({"mlops-platform:kubernetesNamespace": "ML_Team"}, "kubernetesNamespace", "DNS-1123"),
     (
+        {"mlops-platform:kubernetesEnabled": True},
+        "kubernetesOidcProviderArn",
+        "pods would have no AWS credentials",
+    ),
+    (
+        {"mlops-platform:kubernetesOidcProviderArn": "oidc.eks.eu-west-1.amazonaws.com/id/AB"},
+        "kubernetesOidcProviderArn",
+        "not an IAM OIDC provider ARN",
+    ),
+    (
+        {
+            "mlops-platform:kubernetesOidcProviderArn": (
+                "arn:aws:iam::999999999999:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/AB"
+            ),
+            "mlops-platform:kubernetesEnabled": True,
+        },
+        "kubernetesOidcProviderArn",
+        "names account 999999999999",
+    ),
+    (
         {"mlops:networkCidr": "10.0.0.0/16"},
         "mlops:networkCidr",
         "did you mean mlops-platform:networkCidr",

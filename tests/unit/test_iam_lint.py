@@ -6,6 +6,7 @@ itself would accept the document and silently grant nothing (or deny everything)
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import parliament
@@ -18,34 +19,51 @@ from tests.unit.test_permissions import ACCOUNT, REGION
 # A finding not accepted here fails the test.
 
 
+def _mismatch(label: str, finding: Any) -> bool:
+    # `s3:*` and `iam:*` on the stack's ARNs in the boundary: their account-level actions
+    # are simply not allowed, which is the point of a ceiling. Elsewhere, actions AWS
+    # authorises on two resources (kms:CreateAlias on the alias and the key) are split
+    # over two statements, and `sagemaker:*/<prefix>-*` patterns span resource types:
+    # parliament matches one statement and one type at a time. What stays a defect: an
+    # action that can only be granted on "*" given anything else.
+    return label == "boundary" or all(i["required_format"] != "*" for i in finding.detail)
+
+
+def _star(label: str, finding: Any) -> bool:
+    # `ec2:Describe*` (a few Describe calls accept resources), and the boundary's
+    # whole-service ceiling: both on "*" by design.
+    return label == "boundary" or all(a.startswith("ec2:Describe") for a in finding.detail)
+
+
+def _invalid_arn(_label: str, finding: Any) -> bool:
+    # AWS-managed prefix lists are owned by the account "aws".
+    return f":{REGION}:aws:prefix-list/" in finding.location.get("string", "")
+
+
+def _type_usable(_label: str, finding: Any) -> bool:
+    # iam:PermissionsBoundary compared with String operators, as in AWS's own example of
+    # delegated role management.
+    return "StringEquals" in str(finding.detail) or "StringNotEquals" in str(finding.detail)
+
+
+def _bucket_policy_writes(label: str, _finding: Any) -> bool:
+    # The deploy role writes the stack buckets' policies by design; the boundary caps
+    # anything it could grant itself to the stack's buckets.
+    return label.startswith("deploy-foundation")
+
+
+ACCEPTED: dict[str, Callable[[str, Any], bool]] = {
+    "RESOURCE_MISMATCH": _mismatch,
+    "RESOURCE_STAR": _star,
+    "INVALID_ARN": _invalid_arn,
+    "MISMATCHED_TYPE_BUT_USABLE": _type_usable,
+    "RESOURCE_POLICY_PRIVILEGE_ESCALATION": _bucket_policy_writes,
+}
+
+
 def _accepted(label: str, finding: Any) -> bool:
-    issue, detail = finding.issue, finding.detail
-    if issue == "RESOURCE_MISMATCH" and label == "boundary":
-        # `s3:*` and `iam:*` on the stack's ARNs: their account-level actions are simply
-        # not allowed, which is the point of a ceiling.
-        return True
-    if issue == "RESOURCE_MISMATCH":
-        # Actions AWS authorises on two resources (kms:CreateAlias on the alias and the
-        # key) are split over two statements, and `sagemaker:*/<prefix>-*` patterns span
-        # resource types: parliament matches one statement and one type at a time. What
-        # stays a defect: an action that can only be granted on "*" given anything else.
-        return all(item["required_format"] != "*" for item in detail)
-    if issue == "RESOURCE_STAR":
-        # `ec2:Describe*` (a few Describe calls accept resources), and the boundary's
-        # whole-service ceiling: both on "*" by design.
-        return label == "boundary" or all(a.startswith("ec2:Describe") for a in detail)
-    if issue == "INVALID_ARN":
-        # AWS-managed prefix lists are owned by the account "aws".
-        return f":{REGION}:aws:prefix-list/" in finding.location.get("string", "")
-    if issue == "MISMATCHED_TYPE_BUT_USABLE":
-        # iam:PermissionsBoundary compared with String operators, as in AWS's own example
-        # of delegated role management.
-        return "StringEquals" in str(detail) or "StringNotEquals" in str(detail)
-    if issue == "RESOURCE_POLICY_PRIVILEGE_ESCALATION":
-        # The deploy role writes the stack buckets' policies by design; the boundary caps
-        # anything it could grant itself to the stack's buckets.
-        return label.startswith("deploy-foundation")
-    return False
+    accept = ACCEPTED.get(finding.issue)
+    return accept is not None and accept(label, finding)
 
 
 def documents() -> dict[str, dict[str, Any]]:
