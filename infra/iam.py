@@ -394,7 +394,9 @@ class Roles(pulumi.ComponentResource):
             {
                 "boundary_arn": self.boundary_arn,
                 "kubernetes_serving_role_arn": self.kubernetes_serving_role_arn,
+                "kubernetes_serving_role_name": self.kubernetes_serving_role_name,
                 "kubernetes_training_role_arn": self.kubernetes_training_role_arn,
+                "kubernetes_training_role_name": self.kubernetes_training_role_name,
                 "sagemaker_role_arn": self.sagemaker_role_arn,
                 "sagemaker_role_name": self.sagemaker_role_name,
                 "deploy_role_arn": self.deploy_role_arn,
