@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Final, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -339,6 +339,20 @@ class RetrainingConfig(_Group):
         return _check_schedule(value)
 
 
+_QUANTITY_SUFFIXES: Final = {
+    "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+    "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40,
+}  # fmt: skip
+
+
+def _quantity(value: str) -> float:
+    """A Kubernetes quantity as a number (cores or bytes), for comparisons only."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([a-zA-Z]*)", value)
+    if not match or match.group(2) not in ("", *_QUANTITY_SUFFIXES):
+        return -1.0
+    return float(match.group(1)) * _QUANTITY_SUFFIXES.get(match.group(2), 1.0)
+
+
 class KubernetesConfig(_Group):
     enabled: bool = Field(False, description="Also deploy serving and training to Kubernetes.")
     namespace: str = Field("ml", description="Namespace for the stack's workloads.")
@@ -351,6 +365,70 @@ class KubernetesConfig(_Group):
             "IAM OIDC provider of the EKS cluster: pods get AWS credentials through it (IRSA)."
         ),
     )
+
+    serving_min_replicas: int = Field(
+        2, ge=1, le=100, description="Fewest model-server pods (two survive a node drain)."
+    )
+    serving_max_replicas: int = Field(
+        4, ge=1, le=100, description="Most model-server pods the autoscaler may run."
+    )
+    serving_cpu: str = Field("500m", description="CPU each model-server pod requests.")
+    serving_memory: str = Field(
+        "1Gi", description="Memory each model-server pod requests and is limited to."
+    )
+    serving_cpu_target: int = Field(
+        70, ge=10, le=95, description="Average CPU use, in % of requests, the autoscaler keeps."
+    )
+    quota_cpu: str = Field("16", description="CPU requests all pods of the namespace may total.")
+    quota_memory: str = Field(
+        "64Gi", description="Memory limits all pods of the namespace may total."
+    )
+    ingress_namespaces: tuple[str, ...] = Field(
+        (),
+        description="Namespaces (e.g. an ingress controller's) allowed to reach the model "
+        "server; pods of its own namespace always may.",
+    )
+
+    @field_validator("serving_cpu", "quota_cpu")
+    @classmethod
+    def _cpu(cls, value: str) -> str:
+        if not re.fullmatch(r"(\d+(\.\d{1,3})?|\d+m)", value) or _quantity(value) <= 0:
+            raise _bad("is not a CPU quantity", "write cores (e.g. 2, 0.5) or millicores (500m)")
+        return value
+
+    @field_validator("serving_memory", "quota_memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+(Ki|Mi|Gi|Ti|k|M|G|T)?", value) or _quantity(value) <= 0:
+            raise _bad("is not a memory quantity", "write e.g. 512Mi or 2Gi")
+        return value
+
+    @field_validator("ingress_namespaces")
+    @classmethod
+    def _ingress(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", item):
+                raise _bad(f"{item!r} is not a namespace name", "use DNS-1123 labels")
+        return value
+
+    @model_validator(mode="after")
+    def _replicas(self) -> KubernetesConfig:
+        if self.serving_max_replicas < self.serving_min_replicas:
+            raise _bad(
+                f"allows {self.serving_max_replicas} pods, fewer than the "
+                f"{self.serving_min_replicas} of kubernetesServingMinReplicas",
+                "raise kubernetesServingMaxReplicas or lower kubernetesServingMinReplicas",
+                key="kubernetesServingMaxReplicas",
+            )
+        if _quantity(self.serving_cpu) > _quantity(self.quota_cpu) or _quantity(
+            self.serving_memory
+        ) > _quantity(self.quota_memory):
+            raise _bad(
+                "one model-server pod would not fit in the namespace quota",
+                "raise kubernetesQuotaCpu/kubernetesQuotaMemory or lower the pod's requests",
+                key="kubernetesQuotaCpu",
+            )
+        return self
 
     @field_validator("oidc_provider_arn")
     @classmethod
@@ -540,6 +618,17 @@ class StackConfig(BaseModel):
                 "cluster.identity.oidc.issuer`; `eksctl utils associate-iam-oidc-provider` "
                 "creates it)",
                 key="kubernetesOidcProviderArn",
+            )
+        if (
+            self.kubernetes.enabled
+            and self.endpoint.model_package_arn
+            and not (self.endpoint.model_image)
+        ):
+            raise _bad(
+                "Kubernetes serves a model by image and model data, not by model package",
+                "set endpointModelImage and endpointModelDataKey (the package's image and "
+                "model.tar.gz key), or disable Kubernetes",
+                key="endpointModelPackageArn",
             )
         provider_account = self.kubernetes.oidc_provider_arn.split(":")[4:5]
         if provider_account and provider_account != [self.account_id]:

@@ -144,6 +144,8 @@ class RealisticMocks:
         package, _, rest = typ.partition(":")
         module = rest.split("/")[0].split(":")[0]
         kind = typ.rsplit(":", 1)[-1]
+        if package == "kubernetes":
+            return self._kubernetes_outputs(logical, inputs, seed)
         name = self._physical_name(kind, logical, inputs, seed)
         state = {**inputs, "name": inputs.get("name", name)}
         arn = self._arn(package, module, kind, name, seed)
@@ -156,6 +158,18 @@ class RealisticMocks:
         if extra:
             state.update(extra(self, name, arn, inputs))
         return state
+
+    @staticmethod
+    def _kubernetes_outputs(logical: str, inputs: dict[str, Any], seed: str) -> dict[str, Any]:
+        """The object as the API server returns it: the manifest, with a name (auto-named
+        after the logical name when it has none, as the provider does) and a uid. Its
+        Pulumi id is `<namespace>/<name>`, or the name for cluster-wide objects."""
+        metadata = dict(inputs.get("metadata") or {})
+        metadata.setdefault("name", f"{logical}-{_short_hash(seed, 8)}")
+        metadata["uid"] = str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
+        namespace = metadata.get("namespace")
+        rid = f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])
+        return {**inputs, "metadata": metadata, "id": rid, "__id": rid}
 
     def _physical_name(self, kind: str, logical: str, inputs: Mapping[str, Any], seed: str) -> str:
         for key in (

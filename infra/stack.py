@@ -9,14 +9,24 @@ the outputs each component passes to the next.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.config import StackConfig, load_config
-from infra.endpoint import ServingEndpoint, ServingEndpointArgs, capture_destination
+from infra.endpoint import (
+    ServingEndpoint,
+    ServingEndpointArgs,
+    capture_destination,
+    image_uri,
+    s3_uri,
+)
 from infra.iam import Roles, RolesArgs
+from infra.k8s.model_server import ModelServer, ModelServerArgs
+from infra.k8s.provider import kubernetes_provider
+from infra.k8s.workspace import Workspace, WorkspaceArgs
 from infra.kms import Keys, KeysArgs
 from infra.monitoring import AlarmThresholds, Monitoring, MonitoringArgs, rollback_alarm_names
 from infra.naming import endpoint_name
@@ -257,7 +267,61 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
     fields = StackOutputs.model_fields
     for key, value in exports.items():
         pulumi.export(fields[key].alias or key, value)
+    if cfg.kubernetes.enabled:
+        _kubernetes(cfg, roles, storage, registry, exports)
     return exports
+
+
+def _kubernetes(
+    cfg: StackConfig, roles: Roles, storage: Storage, registry: Registry, exports: dict[str, Any]
+) -> None:
+    """The namespace, and the model server when the stack names a model by image."""
+    provider = kubernetes_provider("kubernetes", cfg.kubernetes.kubeconfig)
+    labels = {
+        "app.kubernetes.io/part-of": cfg.name_prefix,
+        "app.kubernetes.io/managed-by": "pulumi",
+        "mlops.io/environment": cfg.environment.value,
+    }
+    k8s = cfg.kubernetes
+    workspace = Workspace(
+        "k8s",
+        WorkspaceArgs(
+            namespace=k8s.namespace,
+            labels=labels,
+            serving_role_arn=roles.kubernetes_serving_role_arn,
+            training_role_arn=roles.kubernetes_training_role_arn,
+            quota_cpu=k8s.quota_cpu,
+            quota_memory=k8s.quota_memory,
+            ingress_namespaces=k8s.ingress_namespaces,
+        ),
+        provider,
+    )
+    image, key = cfg.endpoint.model_image, cfg.endpoint.model_data_key
+    if not (image and key):
+        return
+    fields = StackOutputs.model_fields
+    named = {fields[k].alias or k: v for k, v in exports.items()}
+    ModelServer(
+        "model-server",
+        ModelServerArgs(
+            namespace=workspace.namespace,
+            service_account=workspace.serving_service_account,
+            image=registry.repository_url.apply(lambda url: image_uri(image, url)),
+            model_data_url=storage.models_bucket.apply(lambda bucket: s3_uri(bucket, key)),
+            stack_outputs_json=pulumi.Output.all(**named).apply(
+                lambda values: json.dumps(values, sort_keys=True)
+            ),
+            region=cfg.region,
+            labels=labels,
+            capture_percent=cfg.endpoint.data_capture_percent,
+            min_replicas=k8s.serving_min_replicas,
+            max_replicas=k8s.serving_max_replicas,
+            cpu=k8s.serving_cpu,
+            memory=k8s.serving_memory,
+            cpu_target=k8s.serving_cpu_target,
+        ),
+        provider,
+    )
 
 
 def _network(cfg: StackConfig, keys: Keys, boundary_arn: pulumi.Output[str]) -> Network:

@@ -151,6 +151,36 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
     ({"mlops-platform:endpointBakeSeconds": 900}, "endpointBakeSeconds", "at most 60 minutes"),
     ({"mlops-platform:endpointCanaryPercent": 5}, "endpointCanaryPercent", "at least 10%"),
     ({"mlops-platform:kubernetesNamespace": "ML_Team"}, "kubernetesNamespace", "DNS-1123"),
+    ({"mlops-platform:kubernetesServingCpu": "lots"}, "kubernetesServingCpu", "CPU quantity"),
+    ({"mlops-platform:kubernetesServingMemory": "1GB"}, "kubernetesServingMemory", "memory"),
+    (
+        {"mlops-platform:kubernetesServingMaxReplicas": 1},
+        "kubernetesServingMaxReplicas",
+        "fewer than the 2",
+    ),
+    (
+        {"mlops-platform:kubernetesQuotaMemory": "512Mi"},
+        "kubernetesQuotaCpu",
+        "would not fit in the namespace quota",
+    ),
+    (
+        {"mlops-platform:kubernetesIngressNamespaces": ["Ingress"]},
+        "kubernetesIngressNamespaces",
+        "not a namespace name",
+    ),
+    (
+        {
+            "mlops-platform:endpointModelPackageArn": (
+                "arn:aws:sagemaker:eu-west-1:777788889999:model-package/churn/3"
+            ),
+            "mlops-platform:kubernetesEnabled": True,
+            "mlops-platform:kubernetesOidcProviderArn": (
+                "arn:aws:iam::777788889999:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/AB"
+            ),
+        },
+        "endpointModelPackageArn",
+        "not by model package",
+    ),
     (
         {"mlops-platform:kubernetesEnabled": True},
         "kubernetesOidcProviderArn",
