@@ -10,12 +10,23 @@ from typing import Final
 
 from pulumi_policy import Policy
 
-from . import cost, ecr, iam, kms, monitoring, network, sagemaker, storage, tagging
+from . import cost, ecr, iam, k8s, kms, monitoring, network, sagemaker, storage, tagging
 
 PACK_NAME: Final = "mlops-platform"
 
 # One module per domain; each exposes POLICIES.
-DOMAINS: Final = (storage, kms, iam, sagemaker, ecr, network, monitoring, tagging, cost)
+DOMAINS: Final = (
+    storage,
+    kms,
+    iam,
+    sagemaker,
+    ecr,
+    network,
+    monitoring,
+    tagging,
+    cost,
+    k8s,
+)
 
 ALL_POLICIES: Final[list[Policy]] = [policy for domain in DOMAINS for policy in domain.POLICIES]
 

@@ -234,3 +234,23 @@ def test_without_a_model_image_only_the_workspace_is_made() -> None:
 def test_disabled_kubernetes_makes_nothing_in_any_cluster() -> None:
     plan = _plan(enabled=False, model=False)
     assert [r for r in plan.resources if "kubernetes" in r.type] == []
+
+
+@BOTH_MODES
+def test_the_kubernetes_components_pass_the_whole_pack_at_prod_levels(preview: bool) -> None:
+    from infra.config import load_stack_config
+    from policies.offline import analyze
+
+    plan = _plan(preview=preview)
+    report = analyze(
+        [r.to_policy_input() for r in plan.resources],
+        load_stack_config("prod").policy_pack_config(),
+    )
+    # (The dev stack's own AWS choices, e.g. 30-day logs, are not prod's: only what this
+    # feature adds is judged here.)
+    ours = {r.urn for r in _kubernetes(plan)} | {
+        plan.get(name).urn
+        for name in ("roles-k8s-serving", "roles-k8s-training", "permissions-k8s-serving")
+    }
+    assert [v for v in report.violations if v.urn in ours or v.policy.startswith("k8s-")] == []
+    assert [s for s in report.skipped if s.policy.startswith("k8s-")] == []
