@@ -78,18 +78,34 @@ def write_served_model(stack: str, served: dict[str, str], root: Path | None = N
         yaml.dump(document, handle)
 
 
-def deploy(
-    stack: str,
-    package_arn: str,
-    *,
-    root: Path | None = None,
-    capture_flush_seconds: float = 60.0,
-    on_progress: Callable[[str], None] = log.info,
-) -> DeployResult:
-    """Serve `package_arn` on the stack; roll back to the previous model when it fails."""
-    from ml.registry import ApprovalStatus, UnknownModelPackage, describe, reject
+@dataclass(frozen=True)
+class Promotion:
+    stack: str
+    package_arn: str
+    previous: dict[str, str]
+    stack_file: Path
 
-    handle = open_stack(stack, root)
+    @property
+    def changed(self) -> bool:
+        return self.previous != {PACKAGE_KEY: self.package_arn}
+
+
+def promote(stack: str, package_arn: str, *, root: Path | None = None) -> Promotion:
+    """Make `package_arn` the stack's served model in its stack file, and apply nothing:
+    the change goes through a pull request, its preview and policy checks, and is applied
+    by the deploy workflow on merge (the GitOps path for stacks on the real path)."""
+    from infra.config import load_project
+
+    _approved(open_stack(stack, root), stack, package_arn)
+    previous = served_model(stack, root)
+    if previous != {PACKAGE_KEY: package_arn}:
+        write_served_model(stack, {PACKAGE_KEY: package_arn}, root)
+    return Promotion(stack, package_arn, previous, load_project(root).stack_file(stack))
+
+
+def _approved(handle: StackHandle, stack: str, package_arn: str) -> None:
+    from ml.registry import ApprovalStatus, UnknownModelPackage, describe
+
     try:
         package = describe(handle, package_arn)
     except UnknownModelPackage as exc:
@@ -99,6 +115,22 @@ def deploy(
             f"model package {package_arn} is {package.status.value}, not Approved. Fix: "
             f"`mlops models approve {package_arn} --stack {stack}` after review"
         )
+
+
+def deploy(
+    stack: str,
+    package_arn: str,
+    *,
+    root: Path | None = None,
+    capture_flush_seconds: float = 60.0,
+    on_progress: Callable[[str], None] = log.info,
+) -> DeployResult:
+    """Serve `package_arn` on the stack; roll back to the previous model when it fails."""
+    from ml.registry import describe, reject
+
+    handle = open_stack(stack, root)
+    _approved(handle, stack, package_arn)
+    package = describe(handle, package_arn)
     previous = served_model(stack, root)
     write_served_model(stack, {PACKAGE_KEY: package_arn}, root)
     on_progress(f"stack file: {PACKAGE_KEY} = {package_arn}")

@@ -56,18 +56,35 @@ def run(
 def deploy(
     stack: str = typer.Option(..., "--stack", "-s", help="Stack name."),
     model_package: str = typer.Option(..., "--model-package", help="Approved package ARN."),
+    no_apply: bool = typer.Option(
+        False,
+        "--no-apply",
+        help="Only write the stack file (for a pull request; the deploy workflow applies it).",
+    ),
 ) -> None:
     """Serve an approved model package: set it in the stack file and apply the stack."""
-    from ml.deploy import DeployInputError, DeploymentFailed
-    from ml.deploy import deploy as promote
+    from ml.deploy import DeployInputError, DeploymentFailed, promote
+    from ml.deploy import deploy as deploy_package
     from ml.stack import StackNotDeployed
 
     try:
-        result = promote(stack, model_package, on_progress=console_err.print)
+        if no_apply:
+            promotion = promote(stack, model_package)
+        else:
+            result = deploy_package(stack, model_package, on_progress=console_err.print)
     except (DeployInputError, StackNotDeployed) as exc:
         raise BadInput(str(exc)) from None
     except DeploymentFailed as exc:
         raise CheckFailed(str(exc)) from None
+    if no_apply:
+        was = ", ".join(f"{k.split(':')[-1]}={v}" for k, v in promotion.previous.items())
+        was = was or "no model"
+        verb = "now serves" if promotion.changed else "already serves"
+        console.print(
+            f"{promotion.stack_file.name}: {verb} {model_package} (was {was}); nothing applied",
+            highlight=False,
+        )
+        return
     where = result.url or result.endpoint
     console.print(f"{result.endpoint} serves {result.package_arn} ({where})", highlight=False)
 

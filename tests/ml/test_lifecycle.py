@@ -176,3 +176,69 @@ def test_prepare_project_copies_only_what_the_demo_edits(tmp_path: Path) -> None
     root = prepare_project(REPO, tmp_path / "p")
     assert (root / "Pulumi.yaml").is_file()
     assert [p.name for p in (root / "stacks").iterdir()] == ["Pulumi.local.yaml"]
+
+
+def test_a_promotion_writes_the_stack_file_and_applies_nothing(demo: DemoSummary) -> None:
+    from typer.testing import CliRunner
+
+    from ml.cli.main import app
+    from ml.deploy import write_served_model
+
+    handle = open_stack("local", demo.root)
+    candidate = register(
+        handle,
+        model_data_url=f"s3://{handle.outputs.models_bucket}/promotion/model.tar.gz",
+        image_uri=f"{handle.outputs.ecr_repository_url}:latest",
+        metrics={"auc": 0.9},
+        dataset_ref=demo.dataset_versions[-1],
+        git_commit="1" * 40,
+        training_job="promotion",
+        approve=True,
+    )
+    stack_path = demo.root / "stacks" / "Pulumi.local.yaml"
+    try:
+        result = CliRunner().invoke(
+            app, ["deploy", "--stack", "local", "--model-package", candidate.arn, "--no-apply"]
+        )
+        assert result.exit_code == 0, result.output
+        assert f"now serves {candidate.arn}" in result.output
+        assert f"was endpointModelPackageArn={demo.second_package}" in result.output
+        assert yaml.safe_load(stack_path.read_text())["config"][PACKAGE_KEY] == candidate.arn
+        # Nothing applied: the endpoint still serves the previous package.
+        sm = handle.client("sagemaker")
+        endpoint = sm.describe_endpoint(EndpointName=handle.outputs.endpoint_name)
+        config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+        assert model["PrimaryContainer"]["ModelPackageName"] == demo.second_package
+        again = CliRunner().invoke(
+            app, ["deploy", "--stack", "local", "--model-package", candidate.arn, "--no-apply"]
+        )
+        assert again.exit_code == 0 and "already serves" in again.output
+    finally:
+        write_served_model("local", {PACKAGE_KEY: demo.second_package}, demo.root)
+
+
+def test_only_an_approved_package_is_promoted(demo: DemoSummary) -> None:
+    from typer.testing import CliRunner
+
+    from ml.cli.main import app
+    from ml.registry import reject
+
+    handle = open_stack("local", demo.root)
+    turned_down = register(
+        handle,
+        model_data_url=f"s3://{handle.outputs.models_bucket}/rejected/model.tar.gz",
+        image_uri=f"{handle.outputs.ecr_repository_url}:latest",
+        metrics={"auc": 0.5},
+        dataset_ref=demo.dataset_versions[-1],
+        git_commit="2" * 40,
+        training_job="rejected",
+    )
+    reject(handle, turned_down.arn, note="below expectations")
+    before = (demo.root / "stacks" / "Pulumi.local.yaml").read_text()
+    result = CliRunner().invoke(
+        app, ["deploy", "--stack", "local", "--model-package", turned_down.arn, "--no-apply"]
+    )
+    assert result.exit_code == 2
+    assert "not Approved" in result.output
+    assert (demo.root / "stacks" / "Pulumi.local.yaml").read_text() == before

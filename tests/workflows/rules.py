@@ -192,6 +192,10 @@ def comments_on_pr(job: Job) -> bool:
     return any(str(with_(s).get("comment-on-pr")).lower() == "true" for s in pulumi_commands(job))
 
 
+def opens_pull_request(job: Job) -> bool:
+    return any(re.search(r"\bgh pr create\b", run_text(s)) for s in steps(job))
+
+
 def triggers(wf: Workflow) -> dict[str, Any]:
     on = wf.get("on")
     if isinstance(on, str):
@@ -216,11 +220,13 @@ def top_level_permissions(wf: Workflow, text: str) -> list[str]:
 
 def job_permissions(wf: Workflow, text: str) -> list[str]:
     """id-token: write only where a role is assumed; pull-requests: write only where a
-    comment is posted; nothing else beyond contents: read."""
+    comment is posted or a pull request opened, contents: write only for the latter;
+    nothing else beyond contents: read."""
     problems = []
     for name, job in jobs(wf).items():
         assumes = bool(role_steps(job))
         comments = comments_on_pr(job)
+        opens_pr = opens_pull_request(job)
         perms = job.get("permissions", wf.get("permissions"))
         if not isinstance(perms, Mapping):
             problems.append(f"jobs.{name}: permissions must be a mapping, not {perms!r}")
@@ -228,8 +234,10 @@ def job_permissions(wf: Workflow, text: str) -> list[str]:
         allowed = {"contents": {"read"}}
         if assumes:
             allowed["id-token"] = {"write"}
-        if comments:
+        if comments or opens_pr:
             allowed["pull-requests"] = {"write"}
+        if opens_pr:
+            allowed["contents"] = {"read", "write"}
         for scope, level in perms.items():
             if level == "none":
                 continue
@@ -642,11 +650,52 @@ def retrain_checks(wf: Workflow, text: str) -> list[str]:
     return problems
 
 
+def promote_checks(wf: Workflow, text: str) -> list[str]:
+    """On demand only: write an approved package into a stack file and open a pull
+    request. It never applies anything and never holds deploy rights, so the merge (a
+    reviewed pull request, previewed with the policy pack) stays the only way in."""
+    problems = []
+    on = triggers(wf)
+    if set(on) != {"workflow_dispatch"}:
+        problems.append(f"runs on {sorted(on)}, not only on workflow_dispatch")
+    inputs = ((on.get("workflow_dispatch") or {}).get("inputs")) or {}
+    stack_input = inputs.get("stack") or {}
+    if stack_input.get("type") != "choice" or not set(stack_input.get("options") or ()) <= set(
+        DEPLOY_ORDER
+    ):
+        problems.append("workflow_dispatch needs a `stack` choice input among dev, staging, prod")
+    if (inputs.get("model_package") or {}).get("required") is not True:
+        problems.append("workflow_dispatch needs a required `model_package` input")
+    writers = list(
+        _job_running(wf, r'mlops deploy --stack "\$STACK" --model-package "\$PACKAGE" --no-apply')
+    )
+    if not writers:
+        problems.append(
+            'no job runs `mlops deploy --stack "$STACK" --model-package "$PACKAGE" --no-apply`'
+        )
+    for name, job in jobs(wf).items():
+        for step in steps(job):
+            script = run_text(step)
+            if re.search(r"mlops (deploy|up)\b", script) and "--no-apply" not in script:
+                problems.append(f"jobs.{name}: applies a stack (mlops deploy without --no-apply)")
+        if pulumi_commands(job) or _PULUMI_RUN.search(" ".join(map(run_text, steps(job)))):
+            problems.append(f"jobs.{name}: runs a pulumi command; promotion applies nothing")
+        for step in role_steps(job):
+            if "DEPLOY_ROLE_ARN" in str(with_(step).get("role-to-assume")):
+                problems.append(f"jobs.{name}: assumes the deploy role to open a pull request")
+        if opens_pull_request(job) and environment(job) is None:
+            problems.append(f"jobs.{name}: opens a promotion outside the stack's environment")
+    if not any(opens_pull_request(job) for job in jobs(wf).values()):
+        problems.append("no job opens the pull request (`gh pr create`)")
+    return problems
+
+
 SPECIFIC_RULES: dict[str, tuple[Rule, ...]] = {
     "pull-request.yml": (pull_request_checks,),
     "deploy.yml": (deploy_checks,),
     "ephemeral.yml": (ephemeral_checks,),
     "retrain.yml": (retrain_checks,),
+    "promote.yml": (promote_checks,),
 }
 
 

@@ -11,11 +11,11 @@ import pytest
 from tests.workflows import tools
 from tests.workflows.rules import all_workflows, dump, load
 
-EXPECTED = {"pull-request.yml", "deploy.yml", "ephemeral.yml", "retrain.yml"}
+EXPECTED = {"pull-request.yml", "deploy.yml", "ephemeral.yml", "retrain.yml", "promote.yml"}
 WORKFLOWS = all_workflows()
 
 
-def test_the_four_workflows_exist() -> None:
+def test_the_five_workflows_exist() -> None:
     assert EXPECTED <= set(WORKFLOWS), f"missing: {sorted(EXPECTED - set(WORKFLOWS))}"
 
 

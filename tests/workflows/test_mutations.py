@@ -260,6 +260,39 @@ MUTATIONS: list[Any] = [
     # retrain
     ("retrain.yml", on_data(_delete(["on", "schedule"])), "no schedule"),
     ("retrain.yml", on_data(_delete(["on", "workflow_dispatch"])), "`stack` choice input"),
+    # promote
+    ("promote.yml", on_text(" --no-apply\n", "\n"), "applies a stack"),
+    (
+        "promote.yml",
+        on_text(
+            "vars.RETRAIN_ROLE_ARN }}\n          role-session",
+            "vars.DEPLOY_ROLE_ARN }}\n          role-session",
+        ),
+        "assumes the deploy role",
+    ),
+    ("promote.yml", on_data(_set(["on", "push"], {"branches": ["main"]})), "not only on"),
+    ("promote.yml", on_data(_delete(["jobs", "promote", "environment"])), "outside the stack"),
+    (
+        "promote.yml",
+        on_data(lambda w: job(w, "promote")["steps"].append({"run": "pulumi up --yes -s prod"})),
+        "runs a pulumi command",
+    ),
+    (
+        "promote.yml",
+        on_data(_set(["jobs", "promote", "permissions", "actions"], "write")),
+        "grants actions: write",
+    ),
+    (
+        "promote.yml",
+        on_text('PACKAGE" --no-apply', '${{ inputs.model_package }}" --no-apply'),
+        "interpolates",
+    ),
+    # a job that opens no pull request gets no contents: write
+    (
+        "retrain.yml",
+        on_data(_set(["jobs", "retrain", "permissions", "contents"], "write")),
+        "grants contents: write",
+    ),
 ]
 
 
