@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -43,3 +44,34 @@ def exits(func: F) -> F:
             raise typer.Exit(EXIT_CHECK_FAILED) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+Errors = tuple[type[BaseException], ...]
+
+
+class mapped_errors:  # noqa: N801 (used as a `with` statement, like contextlib's)
+    """Re-raise the library's exceptions as BadInput (exit 2) or CheckFailed (exit 1).
+
+    The types come from callables, called only once something failed: importing the
+    modules that define them would slow down every CLI start.
+    """
+
+    def __init__(self, bad: Callable[[], Errors], failed: Callable[[], Errors] = tuple) -> None:
+        self._bad, self._failed = bad, failed
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        if exc is None or isinstance(exc, BadInput | CheckFailed):
+            return False
+        if isinstance(exc, self._bad()):
+            raise BadInput(str(exc)) from None
+        if isinstance(exc, self._failed()):
+            raise CheckFailed(str(exc)) from None
+        return False

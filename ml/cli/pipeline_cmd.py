@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import typer
 from rich.table import Table
 
-from ml.cli.output import BadInput, CheckFailed, console, console_err, exits
+from ml.cli.output import BadInput, CheckFailed, console, console_err, exits, mapped_errors
 
 app = typer.Typer(help="The training pipeline: data, train, evaluate, register, deploy.")
 
@@ -89,31 +89,39 @@ def deploy(
     console.print(f"{result.endpoint} serves {result.package_arn} ({where})", highlight=False)
 
 
-class _pipeline_errors:
-    def __enter__(self) -> None:
-        return None
+def _bad_input() -> tuple[type[BaseException], ...]:
+    from ml.data.errors import BadDataInput
+    from ml.deploy import DeployInputError
+    from ml.pipeline import PipelineInputError
+    from ml.stack import StackNotDeployed
+    from ml.train.errors import TrainingInputError
 
-    def __exit__(self, kind: object, exc: object, tb: object) -> Literal[False]:
-        if exc is None:
-            return False
-        from ml.data.errors import BadDataInput, ValidationFailed
-        from ml.deploy import DeployInputError, DeploymentFailed
-        from ml.pipeline import GateFailed, PipelineInputError
-        from ml.stack import StackNotDeployed
-        from ml.train.errors import TrainingInputError
+    return (
+        PipelineInputError,
+        StackNotDeployed,
+        TrainingInputError,
+        DeployInputError,
+        BadDataInput,
+    )
+
+
+def _failed() -> tuple[type[BaseException], ...]:
+    from ml.data.errors import ValidationFailed
+    from ml.deploy import DeploymentFailed
+
+    return (ValidationFailed, DeploymentFailed)
+
+
+class _pipeline_errors(mapped_errors):  # noqa: N801
+    """The pipeline's failures as exit codes; a failed gate also prints its report."""
+
+    def __init__(self) -> None:
+        super().__init__(_bad_input, _failed)
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> Literal[False]:
+        from ml.pipeline import GateFailed
 
         if isinstance(exc, GateFailed):
             console_err.print(exc.report, highlight=False)
             raise CheckFailed("the candidate did not pass the evaluation gate") from None
-        if isinstance(exc, ValidationFailed | DeploymentFailed):
-            raise CheckFailed(str(exc)) from None
-        bad = (
-            PipelineInputError,
-            StackNotDeployed,
-            TrainingInputError,
-            DeployInputError,
-            BadDataInput,
-        )
-        if isinstance(exc, bad):
-            raise BadInput(str(exc)) from None
-        return False
+        return super().__exit__(kind, exc, tb)

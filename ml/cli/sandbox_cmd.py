@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import Any, Literal
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from ml.cli.output import BadInput, CheckFailed, console, console_err, exits
+from ml.cli.output import BadInput, console, console_err, exits, mapped_errors
 
 app = typer.Typer(help="Ephemeral stacks on an AWS emulator (no cloud, no Docker).")
 
@@ -114,30 +114,31 @@ def _pulumi(action: Any) -> Any:
     return action(automation, repo_root())
 
 
-class _errors:
-    """Map the sandbox's failures to exit codes: bad input 2, failed deployment 1."""
+def _bad_input() -> tuple[type[BaseException], ...]:
+    from infra.config import ConfigError, UnknownStackError
+    from infra.sandbox.deployer import UnsupportedResourceError
+    from infra.sandbox.sandbox import EmulatorAccountMismatch
+    from infra.sandbox.state import StateError
 
-    def __enter__(self) -> None:
-        return None
+    return (
+        ConfigError,
+        UnknownStackError,
+        UnsupportedResourceError,
+        EmulatorAccountMismatch,
+        StateError,
+    )
 
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> Literal[False]:
-        if exc is None:
-            return False
-        from infra.config import ConfigError, UnknownStackError
-        from infra.plan import ProgramError
-        from infra.sandbox.deployer import UnsupportedResourceError
-        from infra.sandbox.emulator import EmulatorError
-        from infra.sandbox.sandbox import EmulatorAccountMismatch
-        from infra.sandbox.state import StateError
 
-        bad = (ConfigError, UnknownStackError, UnsupportedResourceError, EmulatorAccountMismatch)
-        if isinstance(exc, bad):
-            raise BadInput(str(exc)) from None
-        if isinstance(exc, StateError):
-            raise BadInput(str(exc)) from None
-        if isinstance(exc, ProgramError | EmulatorError | RuntimeError):
-            raise CheckFailed(str(exc)) from None
-        return False
+def _failed() -> tuple[type[BaseException], ...]:
+    from infra.plan import ProgramError
+    from infra.sandbox.emulator import EmulatorError
+
+    return (ProgramError, EmulatorError, RuntimeError)
+
+
+def _errors() -> mapped_errors:
+    """The sandbox's failures as exit codes: bad input 2, a failed deployment 1."""
+    return mapped_errors(_bad_input, _failed)
 
 
 def _print_outputs(outputs: Any, as_json: bool) -> None:
