@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from infra.backend import PulumiBackend, backend_statements
 from infra.naming import physical_name
 
 BOUNDARY_POLICY: Final = "role-boundary"
@@ -67,9 +68,17 @@ def boundary_arn(partition: str, account_id: str, prefix: str) -> str:
     return f"arn:{partition}:iam::{account_id}:policy/{boundary_policy_name(prefix)}"
 
 
-def boundary_policy(partition: str, region: str, account_id: str, prefix: str) -> PolicyDocument:
+def boundary_policy(
+    partition: str,
+    region: str,
+    account_id: str,
+    prefix: str,
+    backend: PulumiBackend | None = None,
+) -> PolicyDocument:
     """The boundary document. Whole-service actions are right here, and only here: a
-    boundary grants nothing by itself, it caps what the roles' policies grant."""
+    boundary grants nothing by itself, it caps what the roles' policies grant. A
+    self-managed Pulumi backend (`backend`) lies outside the stack's names: it is let in
+    by name."""
     iam = f"arn:{partition}:iam::{account_id}"
     boundary = boundary_arn(partition, account_id, prefix)
     statements: list[dict[str, Any]] = [
@@ -105,6 +114,7 @@ def boundary_policy(partition: str, region: str, account_id: str, prefix: str) -
             "Action": "sts:GetCallerIdentity",
             "Resource": "*",
         },
+        *backend_statements(backend or PulumiBackend(partition), write=True),
         {
             "Sid": "BoundaryIsFixed",
             "Effect": "Deny",

@@ -463,6 +463,38 @@ class CiConfig(_Group):
     oidc_provider_arn: str = Field(
         "", description="Existing GitHub OIDC provider ARN (empty: the stack creates one)."
     )
+    state_bucket: str = Field(
+        "",
+        description="Bucket of a self-managed Pulumi backend (s3://<bucket>): the CI roles "
+        "may use it, the preview and retraining roles read-only.",
+    )
+    secrets_kms_key_arn: str = Field(
+        "",
+        description="Key ARN of the stacks' awskms:// secrets provider: the CI roles may "
+        "decrypt with it, the deploy role encrypt too.",
+    )
+
+    @field_validator("state_bucket")
+    @classmethod
+    def _state_bucket(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+            raise _bad(
+                "is not an S3 bucket name",
+                "give the bucket's name only, e.g. acme-pulumi-state (not s3://...)",
+            )
+        return value
+
+    @field_validator("secrets_kms_key_arn")
+    @classmethod
+    def _secrets_key(cls, value: str) -> str:
+        pattern = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}"
+        if value and not re.fullmatch(pattern, value):
+            raise _bad(
+                "is not a KMS key ARN",
+                "use the key's ARN, arn:aws:kms:<region>:<account>:key/<key id> (IAM "
+                "policies cannot grant by alias: `aws kms describe-key --key-id alias/<name>`)",
+            )
+        return value
 
     @field_validator("github_repository")
     @classmethod

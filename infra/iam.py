@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from infra.backend import PulumiBackend
 from infra.boundary import boundary_policy, boundary_policy_name
 from infra.naming import (
     DEPLOY_ROLE,
@@ -233,6 +234,8 @@ class RolesArgs:
     `kubernetes_namespace`, creates the roles of the serving and training pods (IRSA)."""
     kubernetes_namespace: str = ""
     """Namespace of the stack's workloads (cfg.kubernetes.namespace)."""
+    backend: PulumiBackend = field(default_factory=PulumiBackend)
+    """A self-managed Pulumi backend: the boundary lets the CI roles reach it."""
 
 
 class Roles(pulumi.ComponentResource):
@@ -295,7 +298,9 @@ class Roles(pulumi.ComponentResource):
             name=boundary_physical,
             description=f"Permissions boundary of every role of the {args.prefix} stack",
             policy=account.apply(
-                lambda a: json.dumps(boundary_policy(partition, args.region, a, args.prefix))
+                lambda a: json.dumps(
+                    boundary_policy(partition, args.region, a, args.prefix, args.backend)
+                )
             ),
             tags=merge_tags(args.tags, None, name=boundary_physical),
             opts=child,

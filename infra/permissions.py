@@ -20,6 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.backend import PulumiBackend, backend_statements
 from infra.boundary import BOUNDED_ROLE_ACTIONS, boundary_arn
 from infra.iam import PolicyDocument, document, partition_for
 from infra.naming import (
@@ -869,6 +870,7 @@ def deploy_policies(
     network: bool,
     manage_oidc_provider: bool = True,
     pass_roles: Mapping[str, str] | None = None,
+    backend: PulumiBackend | None = None,
 ) -> dict[str, PolicyDocument]:
     """What `pulumi up`/`destroy` of this stack needs, on this stack's resources only, as
     one document per DEPLOY_POLICY_PARTS. Together they exceed the 10,240 characters a
@@ -890,6 +892,7 @@ def deploy_policies(
         if actions:
             parts[group.part].append(allow(group.sid, actions, group.resources, group.condition))
     parts["foundation"] += _foundation_extras(scope, roles)
+    parts["observability"] += backend_statements(backend or PulumiBackend(), write=True)
     parts["ml"].append(_account_wide_reads(network))
     return {part: document(*statements) for part, statements in parts.items()}
 
@@ -901,15 +904,19 @@ def default_pass_roles(scope: Scope, network: bool) -> dict[str, str]:
     return roles
 
 
-def preview_policy(scope: Scope, *, network: bool) -> PolicyDocument:
+def preview_policy(
+    scope: Scope, *, network: bool, backend: PulumiBackend | None = None
+) -> PolicyDocument:
     """Read-only: what `pulumi preview` (refresh and diff) reads, on the same resources as
-    the deploy role. Configuration only, never data (no object reads, no decrypt)."""
+    the deploy role. Configuration only, never the stack's data (no object reads, no
+    decrypt); only a self-managed backend's state and secrets, which preview reads."""
     statements = [
         allow(group.sid, group.read, group.resources, group.condition)
         for group in _groups(scope, network=network, manage_oidc_provider=False)
         if group.read
     ]
-    return document(*statements, _account_wide_reads(network))
+    extra = backend_statements(backend or PulumiBackend(), write=False)
+    return document(*statements, _account_wide_reads(network), *extra)
 
 
 def retrain_policy(
@@ -921,6 +928,7 @@ def retrain_policy(
     queue_arn: str,
     sagemaker_role_arn: str,
     repository_arn: str,
+    backend: PulumiBackend | None = None,
 ) -> PolicyDocument:
     """What `mlops retrain --consume` needs on a real stack: read datasets and capture,
     write training artifacts and the retraining ledger, consume the queue, submit training
@@ -1003,6 +1011,8 @@ def retrain_policy(
             "*",
             {"StringEquals": {"cloudwatch:namespace": "MLOps"}},
         ),
+        # The jobs read the stack's outputs with `pulumi stack output`.
+        *backend_statements(backend or PulumiBackend(), write=False),
     )
 
 
@@ -1117,6 +1127,8 @@ class PermissionsArgs:
     """Roles.kubernetes_serving_role_name; None when the stack has no Kubernetes roles."""
     kubernetes_training_role_name: pulumi.Input[str] | None = None
     """Roles.kubernetes_training_role_name; None when the stack has no Kubernetes roles."""
+    backend: PulumiBackend = field(default_factory=PulumiBackend)
+    """A self-managed Pulumi backend the CI roles use (cfg.ci.state_bucket, ...)."""
 
 
 class Permissions(pulumi.ComponentResource):
@@ -1179,6 +1191,7 @@ class Permissions(pulumi.ComponentResource):
                 network=network,
                 manage_oidc_provider=args.manage_oidc_provider,
                 pass_roles=roles,
+                backend=args.backend,
             )
             return {part: json.dumps(doc) for part, doc in docs.items()}
 
@@ -1214,7 +1227,9 @@ class Permissions(pulumi.ComponentResource):
                 role=args.preview_role_name,
                 name="preview-read-only",
                 policy=account.apply(
-                    lambda a: json.dumps(preview_policy(scope_of(a), network=network))
+                    lambda a: json.dumps(
+                        preview_policy(scope_of(a), network=network, backend=args.backend)
+                    )
                 ),
                 opts=child,
             )
@@ -1249,6 +1264,7 @@ class Permissions(pulumi.ComponentResource):
                         queue_arn=v[4],
                         sagemaker_role_arn=v[5],
                         repository_arn=v[6],
+                        backend=args.backend,
                     )
                 )
             )

@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.backend import PulumiBackend
 from infra.config import StackConfig, load_config
 from infra.endpoint import (
     ServingEndpoint,
@@ -23,7 +24,7 @@ from infra.endpoint import (
     image_uri,
     s3_uri,
 )
-from infra.iam import Roles, RolesArgs
+from infra.iam import Roles, RolesArgs, partition_for
 from infra.k8s.model_server import ModelServer, ModelServerArgs
 from infra.k8s.provider import kubernetes_provider
 from infra.k8s.workspace import Workspace, WorkspaceArgs
@@ -42,6 +43,9 @@ from infra.training import TrainingCompute, TrainingComputeArgs
 def build_stack(cfg: StackConfig) -> dict[str, Any]:
     """Declare every resource of the stack and export `StackOutputs`; returns the exports."""
     prefix, tags, account = cfg.name_prefix, cfg.tags, cfg.account_id
+    backend = PulumiBackend(
+        partition_for(cfg.region), cfg.ci.state_bucket, cfg.ci.secrets_kms_key_arn
+    )
 
     roles = Roles(
         "roles",
@@ -59,6 +63,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
                 cfg.kubernetes.oidc_provider_arn if cfg.kubernetes.enabled else ""
             ),
             kubernetes_namespace=cfg.kubernetes.namespace,
+            backend=backend,
         ),
     )
     keys = Keys(
@@ -168,6 +173,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             kubernetes_training_role_name=(
                 roles.kubernetes_training_role_name if cfg.kubernetes.enabled else None
             ),
+            backend=backend,
         ),
     )
     training = TrainingCompute(

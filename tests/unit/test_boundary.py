@@ -39,8 +39,10 @@ from tests.unit.test_permissions import (
     REGION,
     REPOSITORY,
     SCOPE,
+    STATE_BUCKET,
     all_documents,
     as_list,
+    backend_for,
     statements,
 )
 
@@ -49,8 +51,15 @@ POLICY = "aws:iam/policy:Policy"
 BOUNDARY = boundary_arn("aws", ACCOUNT, PREFIX)
 
 
-def boundary(scope: Scope = SCOPE) -> dict[str, Any]:
-    return boundary_policy(scope.partition, scope.region, scope.account_id, scope.prefix)
+def boundary(scope: Scope = SCOPE, *, backend: bool = True) -> dict[str, Any]:
+    """The boundary, with the self-managed backend `all_documents` grants (or none)."""
+    return boundary_policy(
+        scope.partition,
+        scope.region,
+        scope.account_id,
+        scope.prefix,
+        backend_for(scope) if backend else None,
+    )
 
 
 def role_documents(scope: Scope = SCOPE) -> dict[str, dict[str, Any]]:
@@ -124,6 +133,17 @@ def test_the_ceiling_leaves_out_other_stacks_and_services() -> None:
     assert [s["Condition"] for s in regional if s["Effect"] == "Allow"] == [
         {"StringEquals": {"aws:RequestedRegion": REGION}}
     ]
+
+
+def test_a_self_managed_backend_is_let_in_by_name_only() -> None:
+    state = f"arn:aws:s3:::{STATE_BUCKET}"
+    key = backend_for(SCOPE).secrets_key_arn
+    assert ceiling_allows(boundary(), "s3:PutObject", f"{state}/.pulumi/stacks/dev.json", REGION)
+    assert ceiling_allows(boundary(), "kms:Decrypt", key, "us-east-1")  # any region's key
+    assert not ceiling_allows(boundary(), "s3:PutBucketPolicy", state, REGION)
+    bare = boundary(backend=False)
+    assert not ceiling_allows(bare, "s3:GetObject", f"{state}/x", REGION)
+    assert STATE_BUCKET not in json.dumps(bare)
 
 
 def _deny(sid: str) -> dict[str, Any]:
@@ -202,3 +222,33 @@ def test_every_role_of_every_stack_carries_the_boundary(stack: str, preview: boo
     prefix = policy.inputs["name"].removesuffix("-role-boundary")
     document = json.loads(policy.inputs["policy"])
     assert f":policy/{prefix}-role-boundary" in json.dumps(document["Statement"])
+
+
+def test_the_stack_file_names_the_backend_and_every_ci_role_reaches_it() -> None:
+    key = "arn:aws:kms:eu-west-1:111122223333:key/5f1c3a7e-1b2d-4c3e-8f9a-0b1c2d3e4f5a"
+    plan = plan_stack(
+        "dev",
+        overrides={
+            "mlops-platform:ciStateBucket": STATE_BUCKET,
+            "mlops-platform:ciSecretsKmsKeyArn": key,
+        },
+    )
+    state = f"arn:aws:s3:::{STATE_BUCKET}"
+
+    def grants(name: str) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for statement in json.loads(plan.get(name).inputs["policy"])["Statement"]:
+            for resource in as_list(statement["Resource"]):
+                if resource.startswith(state) or resource == key:
+                    found.setdefault(resource, set()).update(as_list(statement["Action"]))
+        return found
+
+    deploy = grants("permissions-deploy-observability")
+    assert "s3:PutObject" in deploy[f"{state}/*"]
+    assert "kms:Encrypt" in deploy[key]
+    for reader in ("permissions-preview", "permissions-retrain"):
+        read = grants(reader)
+        assert read[f"{state}/*"] == {"s3:GetObject"}, reader
+        assert read[f"{state}/.pulumi/locks/*"] == {"s3:PutObject", "s3:DeleteObject"}
+        assert read[key] == {"kms:Decrypt"}, reader
+    assert STATE_BUCKET in plan.get("roles-boundary").inputs["policy"]

@@ -11,6 +11,7 @@ import parliament
 import pulumi
 import pytest
 
+from infra.backend import PulumiBackend
 from infra.iam import Roles, RolesArgs, not_actions, wildcard_actions
 from infra.naming import FLOW_LOGS_ROLE, SAGEMAKER_EXECUTION_ROLE, role_name
 from infra.permissions import (
@@ -63,16 +64,28 @@ def sagemaker_doc(scope: Scope = SCOPE, vpc_id: str | None = VPC) -> dict[str, A
 
 
 def all_documents(scope: Scope = SCOPE) -> dict[str, dict[str, Any]]:
+    """Every variant; those with a network also use a self-managed Pulumi backend."""
     docs: dict[str, dict[str, Any]] = {}
     for network in (True, False):
+        backend = backend_for(scope) if network else None
         docs[f"sagemaker-{network}"] = sagemaker_doc(scope, VPC if network else None)
-        docs[f"preview-{network}"] = preview_policy(scope, network=network)
+        docs[f"preview-{network}"] = preview_policy(scope, network=network, backend=backend)
         for managed in (True, False):
-            parts = deploy_policies(scope, network=network, manage_oidc_provider=managed)
+            parts = deploy_policies(
+                scope, network=network, manage_oidc_provider=managed, backend=backend
+            )
             for part, doc in parts.items():
                 docs[f"deploy-{part}-{network}-{managed}"] = doc
     docs["monitoring"] = monitoring_policy(scope)
     return docs
+
+
+STATE_BUCKET = "acme-pulumi-state"
+
+
+def backend_for(scope: Scope) -> PulumiBackend:
+    key = f"arn:{scope.partition}:kms:{scope.region}:{ACCOUNT}:key/{'0' * 8}-{'1' * 4}-{'2' * 4}"
+    return PulumiBackend(scope.partition, STATE_BUCKET, f"{key}-{'3' * 4}-{'4' * 12}")
 
 
 def statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
