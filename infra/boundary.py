@@ -1,42 +1,61 @@
 """The permissions boundary every role of a stack carries: the ceiling on what any of them
 can ever do, whatever policies they are given later.
 
-Why: the CI deploy role must manage the stack's roles and policies, which includes its
-own. Without a ceiling it could grant itself anything (`iam:PutRolePolicy` on itself).
-With the boundary, a role's effective permissions are its policies intersected with the
-boundary, and the boundary itself denies the three ways out: changing the boundary
-policy, removing a role's boundary, and creating or changing a role without it.
+Why: the CI deploy role manages the stack's roles and their policies. Without a ceiling a
+compromised deploy run could grant itself, or a role it can run code as (SageMaker's),
+anything. With the boundary a role's effective permissions are its policies intersected
+with the boundary, and the boundary keeps three things to an administrator:
 
-So CI cannot change this policy; like the OIDC provider and the roles, it is created
-(and changed) by the administrator's bootstrap `pulumi up` (README, "Set it up").
+- identities: creating or deleting roles, changing any trust policy, the OIDC provider,
+  and the CI roles' own permissions (their policies, tags and boundary);
+- the boundary itself, and removing a role's boundary;
+- keys: creating them, their key policies, deletion, and grants to anything but AWS
+  services.
 
-The ceiling is coarse on purpose, and still much narrower than an account: S3 and IAM
-only on the stack's own names, the regional services the stack uses only in its region,
-nothing else at all. The roles' own policies (`infra.permissions`) stay the precise
+It also denies what would destroy the audit trail (object versions, retention, legal
+holds) or reach outside the stack (instances, sharing snapshots and images).
+
+So CI cannot change these; like the OIDC provider and the roles, they are created and
+changed by the administrator's bootstrap `pulumi up` (README, "Set it up").
+
+What it allows is the stack's own resources by name (S3, IAM, SageMaker, ECR, SQS, SNS,
+EventBridge, CloudWatch, Logs), its keys by their Name tag, and, in the stack's region
+only, EC2 and Application Auto Scaling (their ids are generated) and the calls AWS
+authorises on "*" only. The roles' own policies (`infra.permissions`) stay the precise
 grant; this document must only never be narrower than they are, which a test checks
 statement by statement.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from infra.backend import PulumiBackend, backend_statements
-from infra.naming import physical_name
+from infra.naming import (
+    DEPLOY_ROLE,
+    MONITORING_ROLE,
+    PREVIEW_ROLE,
+    RETRAIN_ROLE,
+    physical_name,
+    role_name,
+)
 
 BOUNDARY_POLICY: Final = "role-boundary"
-# Services the stack's roles use in the stack's region.
-REGIONAL_SERVICES: Final = (
-    "application-autoscaling",
-    "cloudwatch",
-    "ec2",
-    "ecr",
-    "events",
-    "kms",
-    "logs",
+# Roles CI authenticates as (all named `<prefix>-ci-*`), and the humans' read-only role:
+# their permissions and trust are the administrator's (see the module docstring).
+CI_ROLES: Final = (DEPLOY_ROLE, PREVIEW_ROLE, RETRAIN_ROLE, MONITORING_ROLE)
+NAMED_SERVICES: Final = (
+    "s3",
+    "iam",
     "sagemaker",
-    "sns",
+    "ecr",
     "sqs",
+    "sns",
+    "events",
+    "cloudwatch",
+    "logs",
+    "kms",
 )
 # Actions whose condition key `iam:PermissionsBoundary` is the boundary of the role acted
 # on (or, for CreateRole and PutRolePermissionsBoundary, the one requested).
@@ -48,12 +67,68 @@ BOUNDED_ROLE_ACTIONS: Final = (
     "iam:PutRolePermissionsBoundary",
     "iam:PutRolePolicy",
 )
-# What would change the ceiling itself.
-BOUNDARY_CHANGES: Final = (
+# What would change a managed policy's document, or remove it.
+POLICY_CHANGES: Final = (
     "iam:CreatePolicyVersion",
     "iam:DeletePolicy",
     "iam:DeletePolicyVersion",
     "iam:SetDefaultPolicyVersion",
+)
+# Kept to an administrator for every role (see the module docstring).
+IDENTITY_CHANGES: Final = (
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:CreateOpenIDConnectProvider",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:RemoveClientIDFromOpenIDConnectProvider",
+    "iam:DeleteServiceLinkedRole",
+)
+CI_ROLE_CHANGES: Final = (
+    "iam:AttachRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateRole",
+)
+KEY_CHANGES: Final = (
+    "kms:CreateKey",
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:ReplicateKey",
+)
+HISTORY_AND_REACH: Final = (
+    "s3:BypassGovernanceRetention",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "ec2:RunInstances",
+    "ec2:ModifySnapshotAttribute",
+    "ec2:ModifyImageAttribute",
+)
+# Calls AWS authorises on "*" only (the Service Authorization Reference gives them no
+# resource type) that the stack's roles make; ec2:Describe* covers the VPC reads.
+STAR_ONLY: Final = (
+    "cloudwatch:DescribeAlarmsForMetric",
+    "cloudwatch:GetMetricData",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:ListMetrics",
+    "cloudwatch:PutMetricData",
+    "ec2:Describe*",
+    "ecr:GetAuthorizationToken",
+    "kms:ListAliases",
+    "logs:DescribeLogGroups",
+    "logs:StopQuery",
+    "sns:GetSubscriptionAttributes",
+    "sns:SetSubscriptionAttributes",
+    "sns:Unsubscribe",
 )
 
 PolicyDocument = dict[str, Any]
@@ -68,6 +143,24 @@ def boundary_arn(partition: str, account_id: str, prefix: str) -> str:
     return f"arn:{partition}:iam::{account_id}:policy/{boundary_policy_name(prefix)}"
 
 
+def _statement(
+    sid: str,
+    effect: str,
+    actions: str | Sequence[str],
+    resources: str | Sequence[str],
+    condition: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": effect,
+        "Action": actions if isinstance(actions, str) else list(actions),
+        "Resource": resources if isinstance(resources, str) else list(resources),
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
 def boundary_policy(
     partition: str,
     region: str,
@@ -80,59 +173,82 @@ def boundary_policy(
     self-managed Pulumi backend (`backend`) lies outside the stack's names: it is let in
     by name."""
     iam = f"arn:{partition}:iam::{account_id}"
+
+    def regional(service: str, resource: str) -> str:
+        return f"arn:{partition}:{service}:{region}:{account_id}:{resource}"
+
+    in_region = {"StringEquals": {"aws:RequestedRegion": region}}
+    stack_tagged = {"StringLike": {"aws:ResourceTag/Name": f"{prefix}-*"}}
+    ci_roles = [f"{iam}:role/{prefix}-ci-*", f"{iam}:role/{role_name(prefix, MONITORING_ROLE)}"]
+    ci_policies = [f"{iam}:policy/{physical_name(prefix, DEPLOY_ROLE, max_length=128)}-*"]
     boundary = boundary_arn(partition, account_id, prefix)
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "StackBuckets",
-            "Effect": "Allow",
-            "Action": "s3:*",
-            "Resource": [f"arn:{partition}:s3:::{prefix}-*", f"arn:{partition}:s3:::{prefix}-*/*"],
-        },
-        {
-            "Sid": "StackIdentities",
-            "Effect": "Allow",
-            "Action": "iam:*",
-            "Resource": [
+    # One statement for every name-scoped service: an action only ever matches ARNs of
+    # its own service, so listing them together grants nothing more (and keeps the
+    # document under the 6,144-character quota for the longest prefix).
+    allow = [
+        _statement(
+            "StackNamedResources",
+            "Allow",
+            [f"{service}:*" for service in NAMED_SERVICES],
+            [
+                f"arn:{partition}:s3:::{prefix}-*",
+                f"arn:{partition}:s3:::{prefix}-*/*",
                 f"{iam}:role/{prefix}-*",
                 f"{iam}:policy/{prefix}-*",
-                f"{iam}:oidc-provider/token.actions.githubusercontent.com",
                 f"{iam}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/*",
+                regional("sagemaker", f"*/{prefix}-*"),
+                regional("ecr", f"repository/{prefix}-*"),
+                regional("sqs", f"{prefix}-*"),
+                regional("sns", f"{prefix}-*"),
+                regional("events", f"rule/{prefix}-*"),
+                regional("cloudwatch", f"alarm:{prefix}-*"),
+                regional("cloudwatch", f"alarm:TargetTracking-endpoint/{prefix}-*"),
+                f"arn:{partition}:cloudwatch::{account_id}:dashboard/{prefix}-*",
+                regional("logs", f"log-group:/mlops/{prefix}/*"),
+                # SageMaker's own log groups, which no stack can rename.
+                regional("logs", "log-group:/aws/sagemaker/*"),
+                regional("kms", f"alias/{prefix}-*"),
             ],
-        },
-        {
-            # Services without stack-scoped ARNs everywhere (generated ids, account-wide
-            # Describe/List calls): capped to the stack's region instead.
-            "Sid": "StackRegionServices",
-            "Effect": "Allow",
-            "Action": [f"{service}:*" for service in REGIONAL_SERVICES],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
-        },
-        {
-            "Sid": "CallerIdentity",
-            "Effect": "Allow",
-            "Action": "sts:GetCallerIdentity",
-            "Resource": "*",
-        },
+        ),
+        _statement("StackKeys", "Allow", "kms:*", regional("kms", "key/*"), stack_tagged),
+        _statement(
+            "GitHubOidcProviderRead",
+            "Allow",
+            ["iam:GetOpenIDConnectProvider", "iam:ListOpenIDConnectProviderTags"],
+            f"{iam}:oidc-provider/token.actions.githubusercontent.com",
+        ),
+        _statement(
+            # EC2 and scalable-target ids are generated: the region is the scope, and the
+            # denies below take out what would reach beyond the stack.
+            "StackRegionGeneratedIds",
+            "Allow",
+            ["ec2:*", "application-autoscaling:*", *STAR_ONLY],
+            "*",
+            in_region,
+        ),
         *backend_statements(backend or PulumiBackend(partition), write=True),
-        {
-            "Sid": "BoundaryIsFixed",
-            "Effect": "Deny",
-            "Action": list(BOUNDARY_CHANGES),
-            "Resource": boundary,
-        },
-        {
-            "Sid": "BoundaryStays",
-            "Effect": "Deny",
-            "Action": "iam:DeleteRolePermissionsBoundary",
-            "Resource": "*",
-        },
-        {
-            "Sid": "RolesCarryTheBoundary",
-            "Effect": "Deny",
-            "Action": list(BOUNDED_ROLE_ACTIONS),
-            "Resource": "*",
-            "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary}},
-        },
     ]
-    return {"Version": "2012-10-17", "Statement": statements}
+    deny = [
+        _statement("IdentitiesAreBootstrapped", "Deny", list(IDENTITY_CHANGES), "*"),
+        _statement("CiRolesAreBootstrapped", "Deny", list(CI_ROLE_CHANGES), ci_roles),
+        _statement(
+            "CiPoliciesAndBoundaryAreFixed", "Deny", list(POLICY_CHANGES), [boundary, *ci_policies]
+        ),
+        _statement(
+            "RolesCarryTheBoundary",
+            "Deny",
+            list(BOUNDED_ROLE_ACTIONS),
+            "*",
+            {"StringNotEquals": {"iam:PermissionsBoundary": boundary}},
+        ),
+        _statement("KeysAreBootstrapped", "Deny", list(KEY_CHANGES), "*"),
+        _statement(
+            "GrantsOnlyToAwsServices",
+            "Deny",
+            "kms:CreateGrant",
+            "*",
+            {"Bool": {"kms:GrantIsForAWSResource": "false"}},
+        ),
+        _statement("HistoryStaysAndNothingLeaves", "Deny", list(HISTORY_AND_REACH), "*"),
+    ]
+    return {"Version": "2012-10-17", "Statement": [*allow, *deny]}

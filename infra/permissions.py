@@ -401,14 +401,14 @@ KMS_KEY_READ = (
     "kms:GetKeyRotationStatus",
     "kms:ListResourceTags",
 )
-# No kms:DisableKeyRotation, kms:DisableKey: the stack never turns protection off.
+# No kms:DisableKeyRotation, kms:DisableKey: the stack never turns protection off. No
+# CreateKey, PutKeyPolicy or ScheduleKeyDeletion: keys, and who may use them, are the
+# administrator's (infra.boundary denies them to every bounded role).
 KMS_KEY_WRITE = (
-    "kms:PutKeyPolicy",
     "kms:EnableKeyRotation",
     "kms:UpdateKeyDescription",
     "kms:TagResource",
     "kms:UntagResource",
-    "kms:ScheduleKeyDeletion",
     "kms:CancelKeyDeletion",
     "kms:CreateAlias",
     "kms:DeleteAlias",
@@ -421,19 +421,21 @@ IAM_ROLE_READ = (
     "iam:ListAttachedRolePolicies",
     "iam:ListRoleTags",
 )
+# No CreateRole, DeleteRole or UpdateAssumeRolePolicy: identities and their trust are the
+# administrator's (infra.boundary denies them to every bounded role).
 IAM_ROLE_WRITE = (
-    "iam:DeleteRole",
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
-    "iam:UpdateAssumeRolePolicy",
     "iam:TagRole",
     "iam:UntagRole",
     "iam:ListInstanceProfilesForRole",
 )
-# Creating roles and changing what they may do: only roles that carry the stack's
-# boundary (attach and detach are in `_foundation_extras`).
+# Changing what a role may do: only roles that carry the stack's boundary (attach and
+# detach are in `_foundation_extras`).
 IAM_BOUNDED_ROLE_WRITE = tuple(
-    a for a in BOUNDED_ROLE_ACTIONS if a not in ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
+    a
+    for a in BOUNDED_ROLE_ACTIONS
+    if a not in ("iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:CreateRole")
 )
 IAM_POLICY_READ = (
     "iam:GetPolicy",
@@ -451,15 +453,6 @@ IAM_POLICY_WRITE = (
     "iam:ListEntitiesForPolicy",
 )
 IAM_OIDC_READ = ("iam:GetOpenIDConnectProvider", "iam:ListOpenIDConnectProviderTags")
-IAM_OIDC_WRITE = (
-    "iam:CreateOpenIDConnectProvider",
-    "iam:DeleteOpenIDConnectProvider",
-    "iam:TagOpenIDConnectProvider",
-    "iam:UntagOpenIDConnectProvider",
-    "iam:UpdateOpenIDConnectProviderThumbprint",
-    "iam:AddClientIDToOpenIDConnectProvider",
-    "iam:RemoveClientIDFromOpenIDConnectProvider",
-)
 EC2_NETWORK_WRITE = (
     "ec2:CreateVpc",
     "ec2:DeleteVpc",
@@ -633,8 +626,7 @@ class _Group:
     """Which of the deploy role's managed policies (DEPLOY_POLICY_PARTS) holds it."""
 
 
-def _groups(scope: Scope, *, network: bool, manage_oidc_provider: bool) -> list[_Group]:
-    oidc_write = IAM_OIDC_WRITE if manage_oidc_provider else ()
+def _groups(scope: Scope, *, network: bool) -> list[_Group]:
     stack_tagged = {"StringLike": {"aws:ResourceTag/Name": f"{scope.prefix}-*"}}
     # Tagging a resource that has no Name tag yet (at creation) with the stack's Name.
     new_stack_tagged = {
@@ -677,10 +669,11 @@ def _groups(scope: Scope, *, network: bool, manage_oidc_provider: bool) -> list[
             (scope.policies(),),
         ),
         _Group(
-            # A provider shared with other stacks (passed in) is read, never changed.
+            # Read only: the provider, shared by every stack of the account, is the
+            # administrator's (created by the bootstrap, never by CI).
             "GitHubOidcProvider",
             IAM_OIDC_READ,
-            oidc_write,
+            (),
             (scope.arn("iam", "oidc-provider/token.actions.githubusercontent.com", region=False),),
         ),
         _Group("StackLogGroups", LOGS_READ, LOGS_WRITE, tuple(scope.log_groups()), {}, obs),
@@ -795,24 +788,6 @@ def _foundation_extras(scope: Scope, pass_roles: Mapping[str, str]) -> list[dict
     """Deploy statements outside the per-service groups: creation and delegation."""
     statements = [
         allow(
-            # CreateKey has no resource ARN until the key exists: require its Name tag.
-            "CreateTaggedKeys",
-            ["kms:CreateKey"],
-            "*",
-            {"StringLike": {"aws:RequestTag/Name": f"{scope.prefix}-*"}},
-        ),
-        allow(
-            # Tags given at CreateKey. The Null condition keeps this from re-tagging an
-            # existing, Name-tagged key of another stack into this stack's scope.
-            "TagNewKeys",
-            ["kms:TagResource"],
-            scope.arn("kms", "key/*"),
-            {
-                "StringLike": {"aws:RequestTag/Name": f"{scope.prefix}-*"},
-                "Null": {"aws:ResourceTag/Name": "true"},
-            },
-        ),
-        allow(
             # Endpoint configs, repositories and log groups encrypted with the stack's keys
             # make the service create a grant with the caller's credentials.
             "GrantStackKeysToAwsResources",
@@ -868,7 +843,6 @@ def deploy_policies(
     scope: Scope,
     *,
     network: bool,
-    manage_oidc_provider: bool = True,
     pass_roles: Mapping[str, str] | None = None,
     backend: PulumiBackend | None = None,
 ) -> dict[str, PolicyDocument]:
@@ -879,12 +853,12 @@ def deploy_policies(
 
     `pass_roles` maps a role name to the one service it may be passed to; by default the
     SageMaker execution role to SageMaker and, with a network, the flow-logs role to VPC
-    Flow Logs. Managing IAM roles is inherently privileged: the deploy role can change
-    `<prefix>-*` roles, including its own, but only roles that carry the stack's
-    permissions boundary, which it cannot change or remove (infra.boundary): whatever it
-    grants itself stays within that ceiling.
+    Flow Logs. The deploy role never creates or deletes a role, never changes a trust
+    policy, a key policy or the CI roles' own permissions: those are the administrator's,
+    and the stack's permissions boundary (infra.boundary), which it cannot change, denies
+    them to it whatever it grants itself.
     """
-    groups = _groups(scope, network=network, manage_oidc_provider=manage_oidc_provider)
+    groups = _groups(scope, network=network)
     roles = dict(pass_roles) if pass_roles is not None else default_pass_roles(scope, network)
     parts: dict[str, list[dict[str, Any]]] = {part: [] for part in DEPLOY_POLICY_PARTS}
     for group in groups:
@@ -912,7 +886,7 @@ def preview_policy(
     decrypt); only a self-managed backend's state and secrets, which preview reads."""
     statements = [
         allow(group.sid, group.read, group.resources, group.condition)
-        for group in _groups(scope, network=network, manage_oidc_provider=False)
+        for group in _groups(scope, network=network)
         if group.read
     ]
     extra = backend_statements(backend or PulumiBackend(), write=False)
@@ -1112,8 +1086,6 @@ class PermissionsArgs:
     """Network.vpc_id; None when the stack has no VPC (no EC2 permissions at all)."""
     extra_kms_key_arns: Sequence[pulumi.Input[str]] = ()
     """Further keys the SageMaker role uses (e.g. a separate capture key)."""
-    manage_oidc_provider: bool = True
-    """Whether this stack created the GitHub OIDC provider (False: shared, read-only)."""
     extra_pass_roles: Mapping[str, str] = field(default_factory=dict)
     """Further `role name -> service` pairs the deploy role may pass (e.g. EventBridge)."""
     retrain_role_name: pulumi.Input[str] | None = None
@@ -1189,7 +1161,6 @@ class Permissions(pulumi.ComponentResource):
             docs = deploy_policies(
                 scope,
                 network=network,
-                manage_oidc_provider=args.manage_oidc_provider,
                 pass_roles=roles,
                 backend=args.backend,
             )

@@ -163,7 +163,6 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             extra_kms_key_arns=[keys.logs_key_arn],
             repository_arn=registry.repository_arn,
             vpc_id=network.vpc_id if network else None,
-            manage_oidc_provider=not cfg.ci.oidc_provider_arn,
             retrain_role_name=roles.retrain_role_name,
             retraining_queue_arn=retraining.queue_arn if retraining else None,
             sagemaker_role_arn=roles.sagemaker_role_arn,

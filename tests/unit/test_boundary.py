@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 from infra.boundary import (
-    BOUNDARY_CHANGES,
     BOUNDED_ROLE_ACTIONS,
+    CI_ROLES,
+    IDENTITY_CHANGES,
+    KEY_CHANGES,
+    POLICY_CHANGES,
     boundary_arn,
     boundary_policy,
     boundary_policy_name,
@@ -92,8 +95,14 @@ def covers(pattern: str, value: str) -> bool:
 
 
 def _in_region(statement: dict[str, Any], region: str) -> bool:
+    """The statement's condition holds for the stack's own requests: in its region, on
+    resources carrying its Name tag (every stack resource does: infra.tags)."""
     condition = statement.get("Condition", {})
-    return condition in ({}, {"StringEquals": {"aws:RequestedRegion": region}})
+    return condition in (
+        {},
+        {"StringEquals": {"aws:RequestedRegion": region}},
+        {"StringLike": {"aws:ResourceTag/Name": f"{PREFIX}-*"}},
+    )
 
 
 def ceiling_allows(doc: dict[str, Any], action: str, resource: str, region: str) -> bool:
@@ -129,10 +138,20 @@ def test_the_ceiling_leaves_out_other_stacks_and_services() -> None:
     )
     assert not ceiling_allows(ceiling, "lambda:CreateFunction", "*", REGION)
     assert not ceiling_allows(ceiling, "secretsmanager:GetSecretValue", "*", REGION)
-    regional = [s for s in statements(ceiling) if s.get("Condition")]
-    assert [s["Condition"] for s in regional if s["Effect"] == "Allow"] == [
-        {"StringEquals": {"aws:RequestedRegion": REGION}}
-    ]
+    conditional = {
+        s["Sid"]: s["Condition"]
+        for s in statements(ceiling)
+        if s.get("Condition") and s["Effect"] == "Allow"
+    }
+    assert conditional == {
+        # Keys by their Name tag (their ARNs carry random ids), never other keys.
+        "StackKeys": {"StringLike": {"aws:ResourceTag/Name": f"{PREFIX}-*"}},
+        "StackRegionGeneratedIds": {"StringEquals": {"aws:RequestedRegion": REGION}},
+    }
+    assert not ceiling_allows(ceiling, "sqs:ReceiveMessage", f"arn:aws:sqs:{REGION}:1:x", REGION)
+    assert not ceiling_allows(
+        ceiling, "logs:GetLogEvents", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/app", REGION
+    )
 
 
 def test_a_self_managed_backend_is_let_in_by_name_only() -> None:
@@ -152,31 +171,74 @@ def _deny(sid: str) -> dict[str, Any]:
     return found
 
 
-def test_the_boundary_denies_changing_itself() -> None:
-    fixed = _deny("BoundaryIsFixed")
-    assert fixed["Resource"] == BOUNDARY
-    assert set(fixed["Action"]) == set(BOUNDARY_CHANGES)
-    # Every policy write the deploy role has on `<prefix>-*` policies, which include the
-    # boundary, that could change a document or delete the policy is denied on it.
-    writes = {
-        action
-        for doc in deploy_policies(SCOPE, network=True).values()
-        for statement in statements(doc)
-        if covers(as_list(statement["Resource"])[0], BOUNDARY)
-        for action in as_list(statement["Action"])
-    }
-    changing = {"iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion"}
-    assert changing <= writes
-    assert changing <= set(fixed["Action"])
-    assert "iam:SetDefaultPolicyVersion" not in writes
+def _denied(action: str, resource: str, ceiling: dict[str, Any] | None = None) -> bool:
+    """An unconditional Deny of the boundary covers `action` on all of `resource`."""
+    return any(
+        s["Effect"] == "Deny"
+        and "Condition" not in s
+        and any(covers(a, action) for a in as_list(s["Action"]))
+        and any(covers(r, resource) for r in as_list(s["Resource"]))
+        for s in statements(ceiling or boundary())
+    )
 
 
-def test_the_boundary_denies_removing_it_and_roles_without_it() -> None:
-    assert _deny("BoundaryStays")["Action"] == "iam:DeleteRolePermissionsBoundary"
-    carry = _deny("RolesCarryTheBoundary")
+IAM = f"arn:aws:iam::{ACCOUNT}"
+
+
+def test_the_boundary_and_the_ci_policies_cannot_be_changed() -> None:
+    deploy_policies_arns = [f"{IAM}:policy/{PREFIX}-ci-deploy-{part}" for part in ("ml", "x")]
+    for target in (BOUNDARY, *deploy_policies_arns):
+        for action in POLICY_CHANGES:
+            assert _denied(action, target), (action, target)
+    # The stack's other managed policies stay the deploy role's to update.
+    assert not _denied("iam:CreatePolicyVersion", f"{IAM}:policy/{PREFIX}-other")
+
+
+@pytest.mark.parametrize("role", CI_ROLES)
+def test_ci_roles_cannot_change_their_own_permissions_or_trust(role: str) -> None:
+    arn = f"{IAM}:role/{PREFIX}-{role}"
+    for action in (
+        "iam:PutRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:DeleteRolePolicy",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:PutRolePermissionsBoundary",
+        "iam:DeleteRolePermissionsBoundary",
+    ):
+        assert _denied(action, arn), (action, role)
+    # A workload role's policies stay the deploy role's to manage (inside the ceiling).
+    assert not _denied("iam:PutRolePolicy", f"{IAM}:role/{PREFIX}-sagemaker-execution")
+
+
+def test_identities_trust_and_keys_are_the_administrators() -> None:
+    for action in (*IDENTITY_CHANGES, *KEY_CHANGES):
+        assert _denied(action, "*"), action
+    assert {"iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole"} <= set(
+        IDENTITY_CHANGES
+    )
+    (grants,) = [s for s in statements(boundary()) if s["Sid"] == "GrantsOnlyToAwsServices"]
+    assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "false"}}
+
+
+def test_history_stays_and_nothing_leaves_the_stack() -> None:
+    for action in ("s3:DeleteObjectVersion", "s3:BypassGovernanceRetention", "ec2:RunInstances"):
+        assert _denied(action, "*"), action
+
+
+def test_roles_without_the_boundary_cannot_be_managed() -> None:
+    (carry,) = [s for s in statements(boundary()) if s["Sid"] == "RolesCarryTheBoundary"]
     assert set(carry["Action"]) == set(BOUNDED_ROLE_ACTIONS)
     # StringNotEquals is true when the key is absent: a role created with no boundary.
     assert carry["Condition"] == {"StringNotEquals": {"iam:PermissionsBoundary": BOUNDARY}}
+
+
+def test_no_role_is_granted_what_the_boundary_denies() -> None:
+    """The documents say what the roles can really do: nothing they list is denied."""
+    for label, doc in role_documents().items():
+        for statement in statements(doc):
+            for action in as_list(statement["Action"]):
+                for resource in as_list(statement["Resource"]):
+                    assert not _denied(action, resource), f"{label}: {action} on {resource}"
 
 
 def test_deploy_manages_only_roles_that_carry_the_boundary() -> None:
@@ -190,7 +252,7 @@ def test_deploy_manages_only_roles_that_carry_the_boundary() -> None:
                 assert condition["StringEquals"] == bounded["StringEquals"], statement["Sid"]
                 seen |= actions
             assert "iam:DeleteRolePermissionsBoundary" not in as_list(statement["Action"])
-    assert seen == set(BOUNDED_ROLE_ACTIONS)
+    assert seen == set(BOUNDED_ROLE_ACTIONS) - {"iam:CreateRole"}
 
 
 @pytest.mark.parametrize("scope", [SCOPE, LONG_SCOPE], ids=["short", "longest-prefix"])

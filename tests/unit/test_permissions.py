@@ -70,12 +70,9 @@ def all_documents(scope: Scope = SCOPE) -> dict[str, dict[str, Any]]:
         backend = backend_for(scope) if network else None
         docs[f"sagemaker-{network}"] = sagemaker_doc(scope, VPC if network else None)
         docs[f"preview-{network}"] = preview_policy(scope, network=network, backend=backend)
-        for managed in (True, False):
-            parts = deploy_policies(
-                scope, network=network, manage_oidc_provider=managed, backend=backend
-            )
-            for part, doc in parts.items():
-                docs[f"deploy-{part}-{network}-{managed}"] = doc
+        parts = deploy_policies(scope, network=network, backend=backend)
+        for part, doc in parts.items():
+            docs[f"deploy-{part}-{network}"] = doc
     docs["monitoring"] = monitoring_policy(scope)
     return docs
 
@@ -379,13 +376,22 @@ def test_keys_are_scoped_by_their_name_tag() -> None:
     assert "kms:Decrypt" not in actions
 
 
-def test_shared_oidc_provider_is_only_read() -> None:
-    managed = {a for s in deploy_statements(manage_oidc_provider=True) for a in s["Action"]}
-    shared = {a for s in deploy_statements(manage_oidc_provider=False) for a in s["Action"]}
-    assert "iam:CreateOpenIDConnectProvider" in managed
-    assert "iam:GetOpenIDConnectProvider" in shared
-    assert not {a for a in shared if "OpenIDConnectProvider" in a and not a.startswith(
+def test_identities_trust_and_keys_are_left_to_the_administrator() -> None:
+    actions = {a for s in deploy_statements() for a in s["Action"]}
+    assert "iam:GetOpenIDConnectProvider" in actions
+    assert not {a for a in actions if "OpenIDConnectProvider" in a and not a.startswith(
         ("iam:Get", "iam:List"))}  # fmt: skip
+    assert (
+        not {
+            "iam:CreateRole",
+            "iam:DeleteRole",
+            "iam:UpdateAssumeRolePolicy",
+            "kms:CreateKey",
+            "kms:PutKeyPolicy",
+            "kms:ScheduleKeyDeletion",
+        }
+        & actions
+    )
 
 
 def test_ec2_only_with_a_network() -> None:
@@ -574,9 +580,7 @@ def test_preview_policy_off_when_previews_are_disabled(preview: bool) -> None:
 @BOTH_MODES
 def test_shared_oidc_provider_and_extra_keys(preview: bool) -> None:
     other_key = KEY.replace("1234abcd", "9999ffff")
-    plan = plan_permissions(
-        make_args(manage_oidc_provider=False, extra_kms_key_arns=[other_key]), preview
-    )
+    plan = plan_permissions(make_args(extra_kms_key_arns=[other_key]), preview)
     use = by_sid(json.loads(plan.get("perm-sagemaker").inputs["policy"]), "UseDataKeys")
     assert use["Resource"] == [KEY, other_key]
     foundation = plan.get("perm-deploy-foundation").inputs["policy"]
