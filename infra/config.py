@@ -457,6 +457,11 @@ class CiConfig(_Group):
     github_environment: str = Field(
         "", description="GitHub environment allowed to deploy (empty: the stack's environment)."
     )
+    ml_environment: str = Field(
+        "",
+        description="GitHub environment of the retraining and promotion jobs (empty: "
+        "<deploy environment>-ml): never the deploy one, so those jobs cannot deploy.",
+    )
     preview_from_pull_requests: bool = Field(
         True, description="Let pull requests assume a read-only role to run previews."
     )
@@ -636,6 +641,14 @@ class StackConfig(BaseModel):
     def _environment_rules(self) -> StackConfig:
         if self.environment is Environment.PROD:
             _prod_rules(self)
+        deploy_environment = self.ci.github_environment or self.environment.value
+        if self.ci.ml_environment == deploy_environment:
+            raise _bad(
+                f"is the deploy environment {deploy_environment!r}: the retraining and "
+                "promotion jobs could then assume the deploy role",
+                f"use another GitHub environment, e.g. {deploy_environment}-ml (the default)",
+                key="ciMlEnvironment",
+            )
         if self.training.runner == "kubernetes" and not self.kubernetes.enabled:
             raise _bad(
                 "training runs on Kubernetes but Kubernetes is disabled",

@@ -140,6 +140,17 @@ def deploy_subject(repository: str, environment: str) -> str:
     return f"repo:{repository}:environment:{environment}"
 
 
+def ml_environment(deploy_environment: str, configured: str = "") -> str:
+    """The GitHub environment of the retraining and promotion jobs."""
+    chosen = configured or f"{deploy_environment}-ml"
+    if chosen == deploy_environment:
+        raise ValueError(
+            f"the retraining role cannot trust the deploy environment {deploy_environment!r}: "
+            "a job that can assume it could assume the deploy role too"
+        )
+    return chosen
+
+
 def preview_subject(repository: str) -> str:
     """The `sub` claim of a GitHub Actions job triggered by a pull request."""
     return f"repo:{repository}:pull_request"
@@ -225,6 +236,10 @@ class RolesArgs:
     """GitHub owner/name whose workflows may deploy (cfg.ci.github_repository)."""
     github_environment: str = ""
     """GitHub environment allowed to deploy; empty means `environment`."""
+    github_ml_environment: str = ""
+    """GitHub environment of the retraining and promotion jobs; empty means
+    `<deploy environment>-ml`. Never the deploy environment: a job that can assume the
+    retraining role must not be able to assume the deploy role."""
     preview_from_pull_requests: bool = True
     """Create the read-only role that pull-request workflows assume to run previews."""
     oidc_provider_arn: str = ""
@@ -338,20 +353,22 @@ class Roles(pulumi.ComponentResource):
             ),
             f"CI deploys from {args.github_repository} environment {github_env}",
         )
-        # Retraining jobs run in the same GitHub environment as deployments (its reviewers
-        # gate both) but get the data plane only: no infrastructure rights at all.
+        # Retraining and promotion jobs run in their own GitHub environment: they install
+        # packages and run the project's code with an OIDC token, which must not be one
+        # the deploy role trusts. They get the data plane only.
+        ml_env = ml_environment(github_env, args.github_ml_environment)
         retrain = role(
             RETRAIN_ROLE,
             trusted_provider.apply(
                 lambda arn: json.dumps(
                     github_trust_policy(
                         arn,
-                        deploy_subject(args.github_repository, github_env),
+                        deploy_subject(args.github_repository, ml_env),
                         "GitHubEnvironmentRetrain",
                     )
                 )
             ),
-            f"CI retraining from {args.github_repository} environment {github_env}",
+            f"CI retraining from {args.github_repository} environment {ml_env}",
         )
         if args.preview_from_pull_requests:
             preview_role = role(

@@ -57,6 +57,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             environment=cfg.environment.value,
             github_repository=cfg.ci.github_repository,
             github_environment=cfg.ci.github_environment,
+            github_ml_environment=cfg.ci.ml_environment,
             preview_from_pull_requests=cfg.ci.preview_from_pull_requests,
             oidc_provider_arn=cfg.ci.oidc_provider_arn,
             kubernetes_oidc_provider_arn=(

@@ -151,6 +151,7 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
     ({"mlops-platform:endpointBakeSeconds": 900}, "endpointBakeSeconds", "at most 60 minutes"),
     ({"mlops-platform:endpointCanaryPercent": 5}, "endpointCanaryPercent", "at least 10%"),
     ({"mlops-platform:kubernetesNamespace": "ML_Team"}, "kubernetesNamespace", "DNS-1123"),
+    ({"mlops-platform:ciMlEnvironment": "prod"}, "ciMlEnvironment", "could then assume"),
     ({"mlops-platform:ciStateBucket": "s3://acme-state"}, "ciStateBucket", "S3 bucket name"),
     (
         {"mlops-platform:ciSecretsKmsKeyArn": "arn:aws:kms:eu-west-1:777788889999:alias/pulumi"},

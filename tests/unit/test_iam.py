@@ -18,6 +18,7 @@ from infra.iam import (
     account_mfa_trust_policy,
     deploy_subject,
     github_trust_policy,
+    ml_environment,
     not_actions,
     oidc_provider_arn_for,
     partition_for,
@@ -332,13 +333,27 @@ def test_registered_outputs_match_public_attributes(monkeypatch: pytest.MonkeyPa
 
 
 @BOTH_MODES
-def test_retrain_role_trusts_only_the_stacks_github_environment(preview: bool) -> None:
+def test_retrain_role_trusts_only_the_stacks_ml_environment(preview: bool) -> None:
     plan = plan_roles(make_args(), preview=preview)
-    (retrain,) = [r for r in plan.by_type(ROLE) if r.inputs["name"].endswith("-ci-retrain")]
-    policy = retrain.inputs["assumeRolePolicy"]
-    if policy == UNKNOWN:
-        return  # preview: the provider ARN it names is not known yet
-    (statement,) = json.loads(policy)["Statement"]
-    condition = statement["Condition"]["StringEquals"]
-    assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-    assert condition["token.actions.githubusercontent.com:sub"].endswith(":environment:dev")
+    subjects = {}
+    for role in plan.by_type(ROLE):
+        policy = role.inputs["assumeRolePolicy"]
+        if policy == UNKNOWN:
+            return  # preview: the provider ARN it names is not known yet
+        for statement in json.loads(policy)["Statement"]:
+            condition = statement.get("Condition", {}).get("StringEquals", {})
+            if "token.actions.githubusercontent.com:sub" in condition:
+                assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+                subjects[role.inputs["name"].rsplit("-", 2)[-2:][-1]] = condition[
+                    "token.actions.githubusercontent.com:sub"
+                ]
+    # A job that can assume the retraining role presents a token the deploy role refuses.
+    assert subjects["retrain"].endswith(":environment:dev-ml")
+    assert subjects["deploy"].endswith(":environment:dev")
+
+
+def test_the_ml_environment_is_never_the_deploy_one() -> None:
+    assert ml_environment("prod") == "prod-ml"
+    assert ml_environment("prod", "ml-prod") == "ml-prod"
+    with pytest.raises(ValueError, match="could assume the deploy role"):
+        ml_environment("prod", "prod")

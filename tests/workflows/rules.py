@@ -388,6 +388,14 @@ def roles_through_oidc(wf: Workflow, text: str) -> list[str]:
             needs_environment = ROLE_VARIABLES[variables[0]]
             if needs_environment and environment(job) is None:
                 problems.append(f"jobs.{name}: assumes {variables[0]} outside an environment")
+            ml_environment = str(environment(job) or "").endswith("-ml")
+            if variables[0] == "RETRAIN_ROLE_ARN" and not ml_environment:
+                problems.append(
+                    f"jobs.{name}: assumes RETRAIN_ROLE_ARN outside a `<stack>-ml` environment "
+                    "(the retraining role trusts that one, the deploy role the stack's own)"
+                )
+            if variables[0] == "DEPLOY_ROLE_ARN" and ml_environment:
+                problems.append(f"jobs.{name}: assumes DEPLOY_ROLE_ARN in an ML environment")
             if not needs_environment and environment(job) is not None:
                 problems.append(
                     f"jobs.{name}: assumes {variables[0]} inside an environment, whose OIDC "

@@ -287,6 +287,11 @@ MUTATIONS: list[Any] = [
         on_text('PACKAGE" --no-apply', '${{ inputs.model_package }}" --no-apply'),
         "interpolates",
     ),
+    (
+        "retrain.yml",
+        on_text("environment: ${{ matrix.stack }}-ml", "environment: ${{ matrix.stack }}"),
+        "outside a `<stack>-ml` environment",
+    ),
     # a job that opens no pull request gets no contents: write
     (
         "retrain.yml",
