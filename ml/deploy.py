@@ -99,8 +99,28 @@ def promote(stack: str, package_arn: str, *, root: Path | None = None) -> Promot
     _approved(open_stack(stack, root), stack, package_arn)
     previous = served_model(stack, root)
     if previous != {PACKAGE_KEY: package_arn}:
+        _check_served_config(stack, {PACKAGE_KEY: package_arn}, root)
         write_served_model(stack, {PACKAGE_KEY: package_arn}, root)
     return Promotion(stack, package_arn, previous, load_project(root).stack_file(stack))
+
+
+def _check_served_config(stack: str, served: dict[str, str], root: Path | None) -> None:
+    """The stack file as it would be, validated before it is written: a promotion that
+    the stack's own rules refuse (e.g. a package on a Kubernetes stack, which serves by
+    image) is refused here, not by the pull request's checks."""
+    from infra.config import ConfigError, load_project, parse_config
+
+    project = load_project(root)
+    values = {**project.defaults, **project.stack_values(stack)}
+    for key in SERVED_KEYS:
+        values.pop(key, None)
+    values.update(served)
+    try:
+        parse_config(values, project=project.name, stack=stack, source=f"stack {stack!r}")
+    except ConfigError as exc:
+        raise DeployInputError(
+            f"serving {served} on {stack!r} would make its stack file invalid: {exc}"
+        ) from None
 
 
 def _approved(handle: StackHandle, stack: str, package_arn: str) -> None:
@@ -132,6 +152,7 @@ def deploy(
     _approved(handle, stack, package_arn)
     package = describe(handle, package_arn)
     previous = served_model(stack, root)
+    _check_served_config(stack, {PACKAGE_KEY: package_arn}, root)
     write_served_model(stack, {PACKAGE_KEY: package_arn}, root)
     on_progress(f"stack file: {PACKAGE_KEY} = {package_arn}")
     try:

@@ -242,3 +242,47 @@ def test_only_an_approved_package_is_promoted(demo: DemoSummary) -> None:
     assert result.exit_code == 2
     assert "not Approved" in result.output
     assert (demo.root / "stacks" / "Pulumi.local.yaml").read_text() == before
+
+
+def test_a_promotion_the_stack_rules_refuse_writes_nothing(demo: DemoSummary) -> None:
+    from typer.testing import CliRunner
+
+    from ml.cli.main import app
+
+    stack_path = demo.root / "stacks" / "Pulumi.local.yaml"
+    original = stack_path.read_text()
+    cluster = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/AB12"
+    kubernetes = {
+        "mlops-platform:kubernetesEnabled": True,
+        "mlops-platform:kubernetesOidcProviderArn": cluster,
+    }
+    document = yaml.safe_load(original)
+    document["config"].update(kubernetes)
+    try:
+        stack_path.write_text(yaml.safe_dump(document, sort_keys=False))
+        before = stack_path.read_text()
+        result = CliRunner().invoke(
+            app,
+            ["deploy", "--stack", "local", "--model-package", demo.second_package, "--no-apply"],
+        )
+        # The stack serves by package already: the same one is no change, so try another.
+        assert result.exit_code == 0, result.output
+        handle = open_stack("local", demo.root)
+        other = register(
+            handle,
+            model_data_url=f"s3://{handle.outputs.models_bucket}/k8s/model.tar.gz",
+            image_uri=f"{handle.outputs.ecr_repository_url}:latest",
+            metrics={"auc": 0.9},
+            dataset_ref=demo.dataset_versions[-1],
+            git_commit="3" * 40,
+            training_job="k8s",
+            approve=True,
+        )
+        result = CliRunner().invoke(
+            app, ["deploy", "--stack", "local", "--model-package", other.arn, "--no-apply"]
+        )
+        assert result.exit_code == 2, result.output
+        assert "not by model package" in result.output
+        assert stack_path.read_text() == before
+    finally:
+        stack_path.write_text(original)
