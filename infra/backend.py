@@ -12,9 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# The filestate backend's lock files: a reader (preview, stack output) may still take one.
-LOCKS_PREFIX = ".pulumi/locks/"
-
 
 @dataclass(frozen=True)
 class PulumiBackend:
@@ -23,19 +20,81 @@ class PulumiBackend:
     """Bucket of `s3://<bucket>` backend URLs; empty for Pulumi Cloud."""
     secrets_key_arn: str = ""
     """Key ARN of `awskms://` secrets providers; empty for passphrase or Pulumi Cloud."""
+    project: str = ""
+    stack: str = ""
+    """The stack whose state the roles reach: never another stack's in a shared bucket."""
 
     def __bool__(self) -> bool:
         return bool(self.state_bucket or self.secrets_key_arn)
 
+    def state_objects(self, *, locks_only: bool = False, compact: bool = False) -> list[str]:
+        """This stack's objects in the DIY backend's project layout (`.pulumi/<kind>/
+        <project>/<stack>`, the default since Pulumi 3.61; `pulumi state upgrade` moves
+        older backends to it). `compact` folds the per-kind directories into one pattern
+        (for the boundary, which must stay under the managed-policy size quota)."""
+        root = f"arn:{self.partition}:s3:::{self.state_bucket}/.pulumi"
+        where = f"{self.project}/{self.stack}"
+        locks = [f"{root}/locks/organization/{where}/*"]
+        if locks_only:
+            return locks
+        checkpoint = f"{root}/stacks/{where}.json*"
+        if compact:
+            return [checkpoint, f"{root}/*/{where}/*"]
+        return [
+            checkpoint,
+            *(f"{root}/{kind}/{where}/*" for kind in ("history", "backups", "journal")),
+            *locks,
+        ]
 
-def backend_statements(backend: PulumiBackend, *, write: bool) -> list[dict[str, Any]]:
-    """What `pulumi up`/`destroy` (write) or `preview`/`stack output` (read) need."""
+
+def backend_ceiling(backend: PulumiBackend) -> list[dict[str, Any]]:
+    """For the permissions boundary: everything `backend_statements` may grant, folded
+    into as few characters as possible (the boundary must stay under the managed-policy
+    size quota); still this stack's state only."""
     statements: list[dict[str, Any]] = []
     if backend.state_bucket:
         bucket = f"arn:{backend.partition}:s3:::{backend.state_bucket}"
-        objects = f"{bucket}/*" if write else f"{bucket}/{LOCKS_PREFIX}*"
+        statements.append(
+            {
+                "Sid": "PulumiState",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:ListBucket",
+                    "s3:GetBucketLocation",
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                ],
+                "Resource": [
+                    bucket,
+                    f"{bucket}/.pulumi/meta.yaml",
+                    *backend.state_objects(compact=True),
+                ],
+            }
+        )
+    if backend.secrets_key_arn:
+        statements.append(
+            {
+                "Sid": "PulumiSecrets",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": backend.secrets_key_arn,
+            }
+        )
+    return statements
+
+
+def backend_statements(backend: PulumiBackend, *, write: bool) -> list[dict[str, Any]]:
+    """What `pulumi up`/`destroy` (write) or `preview`/`stack output` (read) need, on this
+    stack's state only: a bucket shared by all stacks must not let dev's deploy role
+    rewrite prod's checkpoint. (A secrets key shared by stacks lets each decrypt the
+    others' secrets: give each stack its own key.)"""
+    statements: list[dict[str, Any]] = []
+    if backend.state_bucket:
+        bucket = f"arn:{backend.partition}:s3:::{backend.state_bucket}"
         statements += [
             {
+                # Listing names stacks, no more; the CLI lists to find them.
                 "Sid": "PulumiStateList",
                 "Effect": "Allow",
                 "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
@@ -45,13 +104,14 @@ def backend_statements(backend: PulumiBackend, *, write: bool) -> list[dict[str,
                 "Sid": "PulumiStateRead",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject"],
-                "Resource": f"{bucket}/*",
+                "Resource": [f"{bucket}/.pulumi/meta.yaml", *backend.state_objects()],
             },
             {
+                # Readers (preview, stack output) may still take the stack's lock.
                 "Sid": "PulumiStateWrite" if write else "PulumiStateLocks",
                 "Effect": "Allow",
                 "Action": ["s3:PutObject", "s3:DeleteObject"],
-                "Resource": objects,
+                "Resource": backend.state_objects(locks_only=not write),
             },
         ]
     if backend.secrets_key_arn:

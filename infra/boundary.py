@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from infra.backend import PulumiBackend, backend_statements
+from infra.backend import PulumiBackend, backend_ceiling
 from infra.naming import (
     DEPLOY_ROLE,
     MONITORING_ROLE,
@@ -226,7 +226,7 @@ def boundary_policy(
             "*",
             in_region,
         ),
-        *backend_statements(backend or PulumiBackend(partition), write=True),
+        *backend_ceiling(backend or PulumiBackend(partition)),
     ]
     deny = [
         _statement("IdentitiesAreBootstrapped", "Deny", list(IDENTITY_CHANGES), "*"),

@@ -44,7 +44,11 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
     """Declare every resource of the stack and export `StackOutputs`; returns the exports."""
     prefix, tags, account = cfg.name_prefix, cfg.tags, cfg.account_id
     backend = PulumiBackend(
-        partition_for(cfg.region), cfg.ci.state_bucket, cfg.ci.secrets_kms_key_arn
+        partition_for(cfg.region),
+        cfg.ci.state_bucket,
+        cfg.ci.secrets_kms_key_arn,
+        project=cfg.project,
+        stack=cfg.stack,
     )
 
     roles = Roles(

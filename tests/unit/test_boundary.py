@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from infra.backend import PulumiBackend
 from infra.boundary import (
     BOUNDED_ROLE_ACTIONS,
     CI_ROLES,
@@ -157,7 +158,16 @@ def test_the_ceiling_leaves_out_other_stacks_and_services() -> None:
 def test_a_self_managed_backend_is_let_in_by_name_only() -> None:
     state = f"arn:aws:s3:::{STATE_BUCKET}"
     key = backend_for(SCOPE).secrets_key_arn
-    assert ceiling_allows(boundary(), "s3:PutObject", f"{state}/.pulumi/stacks/dev.json", REGION)
+    ours = f"{state}/.pulumi/stacks/mlops-platform/test.json"
+    assert ceiling_allows(boundary(), "s3:PutObject", ours, REGION)
+    # Another stack's checkpoint in the same bucket stays out of reach.
+    for other in ("mlops-platform/prod.json", "mlops-platform/test2.json", "other/test.json"):
+        assert not ceiling_allows(
+            boundary(), "s3:PutObject", f"{state}/.pulumi/stacks/{other}", REGION
+        )
+    assert not ceiling_allows(
+        boundary(), "s3:PutObject", f"{state}/.pulumi/history/mlops-platform/prod/x", REGION
+    )
     assert ceiling_allows(boundary(), "kms:Decrypt", key, "us-east-1")  # any region's key
     assert not ceiling_allows(boundary(), "s3:PutBucketPolicy", state, REGION)
     bare = boundary(backend=False)
@@ -255,6 +265,19 @@ def test_deploy_manages_only_roles_that_carry_the_boundary() -> None:
     assert seen == set(BOUNDED_ROLE_ACTIONS) - {"iam:CreateRole"}
 
 
+def test_the_largest_boundary_fits_a_managed_policy() -> None:
+    # The longest prefix, bucket name, project and stack names the config allows.
+    backend = PulumiBackend(
+        "aws-us-gov", "b" * 63, f"arn:aws-us-gov:kms:us-gov-west-1:{ACCOUNT}:key/{'0' * 36}",
+        project="p" * 31, stack="s" * 31,
+    )  # fmt: skip
+    scope = LONG_SCOPE
+    document = boundary_policy(
+        scope.partition, scope.region, scope.account_id, scope.prefix, backend
+    )
+    assert policy_size(document) <= MANAGED_POLICY_LIMIT
+
+
 @pytest.mark.parametrize("scope", [SCOPE, LONG_SCOPE], ids=["short", "longest-prefix"])
 def test_the_boundary_fits_a_managed_policy(scope: Scope) -> None:
     assert policy_size(boundary(scope)) <= MANAGED_POLICY_LIMIT
@@ -305,12 +328,16 @@ def test_the_stack_file_names_the_backend_and_every_ci_role_reaches_it() -> None
                     found.setdefault(resource, set()).update(as_list(statement["Action"]))
         return found
 
+    checkpoint = f"{state}/.pulumi/stacks/mlops-platform/dev.json*"
+    locks = f"{state}/.pulumi/locks/organization/mlops-platform/dev/*"
     deploy = grants("permissions-deploy-observability")
-    assert "s3:PutObject" in deploy[f"{state}/*"]
+    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} <= deploy[checkpoint]
+    assert "s3:PutObject" in deploy[f"{state}/.pulumi/history/mlops-platform/dev/*"]
     assert "kms:Encrypt" in deploy[key]
+    assert not [r for r in deploy if r.endswith(("/*", "*")) and "/dev" not in r and r != state]
     for reader in ("permissions-preview", "permissions-retrain"):
         read = grants(reader)
-        assert read[f"{state}/*"] == {"s3:GetObject"}, reader
-        assert read[f"{state}/.pulumi/locks/*"] == {"s3:PutObject", "s3:DeleteObject"}
+        assert read[checkpoint] == {"s3:GetObject"}, reader
+        assert read[locks] == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, reader
         assert read[key] == {"kms:Decrypt"}, reader
     assert STATE_BUCKET in plan.get("roles-boundary").inputs["policy"]

@@ -82,7 +82,13 @@ STATE_BUCKET = "acme-pulumi-state"
 
 def backend_for(scope: Scope) -> PulumiBackend:
     key = f"arn:{scope.partition}:kms:{scope.region}:{ACCOUNT}:key/{'0' * 8}-{'1' * 4}-{'2' * 4}"
-    return PulumiBackend(scope.partition, STATE_BUCKET, f"{key}-{'3' * 4}-{'4' * 12}")
+    return PulumiBackend(
+        scope.partition,
+        STATE_BUCKET,
+        f"{key}-{'3' * 4}-{'4' * 12}",
+        project="p" * 31 if scope.prefix.startswith("p" * 31) else "mlops-platform",
+        stack="s" * 31 if scope.prefix.startswith("p" * 31) else "test",
+    )
 
 
 def statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
