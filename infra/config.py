@@ -388,6 +388,19 @@ class KubernetesConfig(_Group):
         description="Namespaces (e.g. an ingress controller's) allowed to reach the model "
         "server; pods of its own namespace always may.",
     )
+    ingress_cidrs: tuple[str, ...] = Field(
+        (),
+        description="CIDR blocks allowed to reach the model server from outside the cluster's "
+        "pods, e.g. the VPC's for a load balancer that targets pod IPs.",
+    )
+    serving_scratch: str = Field(
+        "4Gi", description="Scratch space of a model-server pod (the model is unpacked there)."
+    )
+    cluster_name: str = Field(
+        "",
+        description="EKS cluster name: CI connects to it (aws eks update-kubeconfig) and the "
+        "CI roles may describe it.",
+    )
 
     @field_validator("serving_cpu", "quota_cpu")
     @classmethod
@@ -396,7 +409,24 @@ class KubernetesConfig(_Group):
             raise _bad("is not a CPU quantity", "write cores (e.g. 2, 0.5) or millicores (500m)")
         return value
 
-    @field_validator("serving_memory", "quota_memory")
+    @field_validator("ingress_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=True)
+            except ValueError:
+                raise _bad(f"{item!r} is not a CIDR block", "write e.g. 10.40.0.0/16") from None
+        return value
+
+    @field_validator("cluster_name")
+    @classmethod
+    def _cluster(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", value):
+            raise _bad("is not an EKS cluster name", "use the name `aws eks list-clusters` shows")
+        return value
+
+    @field_validator("serving_memory", "quota_memory", "serving_scratch")
     @classmethod
     def _memory(cls, value: str) -> str:
         if not re.fullmatch(r"\d+(Ki|Mi|Gi|Ti|k|M|G|T)?", value) or _quantity(value) <= 0:

@@ -303,6 +303,7 @@ def _kubernetes(
             quota_cpu=k8s.quota_cpu,
             quota_memory=k8s.quota_memory,
             ingress_namespaces=k8s.ingress_namespaces,
+            ingress_cidrs=k8s.ingress_cidrs,
         ),
         provider,
     )
@@ -329,6 +330,7 @@ def _kubernetes(
             cpu=k8s.serving_cpu,
             memory=k8s.serving_memory,
             cpu_target=k8s.serving_cpu_target,
+            scratch=k8s.serving_scratch,
         ),
         provider,
     )

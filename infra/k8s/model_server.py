@@ -13,6 +13,7 @@ server-side apply Pulumi would otherwise reset it on every update.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -56,6 +57,8 @@ def deployment_spec(
     cpu: str,
     memory: str,
     labels: Mapping[str, str],
+    scratch: str = "4Gi",
+    outputs_digest: Any = "",
 ) -> Manifest:
     """The Deployment's spec; `image`, `model_data_url`, `service_account` and
     `config_map` may be Outputs (Pulumi resolves nested inputs)."""
@@ -101,6 +104,8 @@ def deployment_spec(
             "metadata": {
                 "labels": {**labels, **selector},
                 "annotations": {
+                    # The server reads the stack's outputs at start: new outputs, new pods.
+                    "mlops.io/stack-outputs-sha256": outputs_digest,
                     "prometheus.io/scrape": "true",
                     "prometheus.io/port": str(MODEL_SERVER_PORT),
                     "prometheus.io/path": "/metrics",
@@ -129,7 +134,8 @@ def deployment_spec(
                 "containers": [container],
                 "volumes": [
                     {"name": "stack-outputs", "configMap": {"name": config_map}},
-                    {"name": "scratch", "emptyDir": {"sizeLimit": "2Gi"}},
+                    # The archive and the unpacked model are both here while it loads.
+                    {"name": "scratch", "emptyDir": {"sizeLimit": scratch}},
                 ],
             },
         },
@@ -190,6 +196,7 @@ class ModelServerArgs:
     cpu: str = "500m"
     memory: str = "1Gi"
     cpu_target: int = 70
+    scratch: str = "4Gi"
 
 
 class ModelServer(pulumi.ComponentResource):
@@ -231,6 +238,10 @@ class ModelServer(pulumi.ComponentResource):
                     cpu=args.cpu,
                     memory=args.memory,
                     labels=labels,
+                    scratch=args.scratch,
+                    outputs_digest=pulumi.Output.from_input(args.stack_outputs_json).apply(
+                        lambda text: hashlib.sha256(text.encode()).hexdigest()
+                    ),
                 )
             ),
             opts=child,

@@ -2,10 +2,13 @@
 
 - Pod Security Admission enforces `restricted` (non-root, no privilege escalation, all
   capabilities dropped, RuntimeDefault seccomp): the namespace refuses any pod that is not.
-- Network policies deny all traffic, then allow DNS, HTTPS out (AWS APIs; the instance
-  metadata endpoint stays blocked, since pods get credentials through IRSA, never from the
-  node's role) and the model server's port in from its own namespace and the configured
-  ingress namespaces.
+- Network policies deny all traffic, then allow DNS (CoreDNS, or NodeLocal DNSCache at
+  its link-local address), HTTPS out (AWS APIs) and the model server's port in from its
+  own namespace and the configured ingress namespaces and CIDRs. Nothing opens port 80,
+  so the instance metadata service (node credentials) stays out of reach of pods, which
+  get theirs through IRSA; nodes should still require IMDSv2 with a hop limit of 1.
+  Policies only act where the cluster's network plugin enforces them (on EKS: the VPC
+  CNI's network policy support, or Calico/Cilium).
 - A quota caps what the namespace may request; a limit range gives containers that name
   no resources defaults, which the quota requires.
 - One service account per workload, each bound to its IAM role (IRSA), with no API token
@@ -27,8 +30,8 @@ from infra.naming import K8S_SERVING_SERVICE_ACCOUNT, K8S_TRAINING_SERVICE_ACCOU
 POD_SECURITY_LEVEL: Final = "restricted"
 MODEL_SERVER_APP: Final = "model-server"
 MODEL_SERVER_PORT: Final = 8080
-# The instance metadata service: node credentials, which pods must not borrow.
-METADATA_CIDR: Final = "169.254.169.254/32"
+# NodeLocal DNSCache's address, where clusters that run it send pods' DNS queries.
+NODE_LOCAL_DNS: Final = "169.254.20.10/32"
 IRSA_ROLE_ANNOTATION: Final = "eks.amazonaws.com/role-arn"
 
 # ---------------------------------------------------------------------------- manifests
@@ -60,7 +63,9 @@ def limit_range_spec() -> Manifest:
     }
 
 
-def network_policy_specs(ingress_namespaces: Sequence[str]) -> dict[str, Manifest]:
+def network_policy_specs(
+    ingress_namespaces: Sequence[str], ingress_cidrs: Sequence[str] = ()
+) -> dict[str, Manifest]:
     """Name -> NetworkPolicy spec. Policies add up: whatever one allows is allowed."""
     everyone: Manifest = {}
     ingress_from: list[Manifest] = [{"podSelector": {}}]
@@ -68,6 +73,7 @@ def network_policy_specs(ingress_namespaces: Sequence[str]) -> dict[str, Manifes
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
         for namespace in ingress_namespaces
     ]
+    ingress_from += [{"ipBlock": {"cidr": cidr}} for cidr in ingress_cidrs]
     return {
         "default-deny": {"podSelector": everyone, "policyTypes": ["Ingress", "Egress"]},
         "allow-dns": {
@@ -80,7 +86,8 @@ def network_policy_specs(ingress_namespaces: Sequence[str]) -> dict[str, Manifes
                             "namespaceSelector": {
                                 "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
                             }
-                        }
+                        },
+                        {"ipBlock": {"cidr": NODE_LOCAL_DNS}},
                     ],
                     "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
                 }
@@ -91,7 +98,7 @@ def network_policy_specs(ingress_namespaces: Sequence[str]) -> dict[str, Manifes
             "policyTypes": ["Egress"],
             "egress": [
                 {
-                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [METADATA_CIDR]}}],
+                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
                     "ports": [{"protocol": "TCP", "port": 443}],
                 }
             ],
@@ -135,6 +142,8 @@ class WorkspaceArgs:
     quota_memory: str = "64Gi"
     ingress_namespaces: Sequence[str] = field(default_factory=tuple)
     """Namespaces allowed to reach the model server (cfg.kubernetes.ingress_namespaces)."""
+    ingress_cidrs: Sequence[str] = field(default_factory=tuple)
+    """CIDRs allowed to reach the model server (cfg.kubernetes.ingress_cidrs)."""
 
 
 class Workspace(pulumi.ComponentResource):
@@ -177,7 +186,9 @@ class Workspace(pulumi.ComponentResource):
             spec=api(limit_range_spec()),
             opts=child,
         )
-        for policy, spec in network_policy_specs(args.ingress_namespaces).items():
+        for policy, spec in network_policy_specs(
+            args.ingress_namespaces, args.ingress_cidrs
+        ).items():
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-{policy}", metadata=api(meta(policy)), spec=api(spec), opts=child
             )

@@ -159,6 +159,12 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
         "cannot grant by alias",
     ),
     ({"mlops-platform:kubernetesServingCpu": "lots"}, "kubernetesServingCpu", "CPU quantity"),
+    (
+        {"mlops-platform:kubernetesIngressCidrs": ["10.40.0.1/16"]},
+        "kubernetesIngressCidrs",
+        "not a CIDR block",
+    ),
+    ({"mlops-platform:kubernetesClusterName": "my cluster"}, "kubernetesClusterName", "EKS"),
     ({"mlops-platform:kubernetesServingMemory": "1GB"}, "kubernetesServingMemory", "memory"),
     (
         {"mlops-platform:kubernetesServingMaxReplicas": 1},

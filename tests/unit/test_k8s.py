@@ -12,11 +12,7 @@ import kubernetes_validate
 import pytest
 
 from infra.k8s.model_server import autoscaler_spec, deployment_spec, service_spec
-from infra.k8s.workspace import (
-    METADATA_CIDR,
-    namespace_metadata,
-    network_policy_specs,
-)
+from infra.k8s.workspace import NODE_LOCAL_DNS, namespace_metadata, network_policy_specs
 from infra.outputs import StackOutputs
 from infra.plan import UNKNOWN, CapturedResource, Plan, plan_stack
 
@@ -29,6 +25,7 @@ ENABLED = {
     "mlops-platform:kubernetesIngressNamespaces": ["ingress-nginx"],
     "mlops-platform:kubernetesServingMinReplicas": 3,
     "mlops-platform:kubernetesServingMaxReplicas": 9,
+    "mlops-platform:kubernetesServingScratch": "6Gi",
 }
 MODEL = {
     "mlops-platform:endpointModelImage": "serving-1.4.2",
@@ -112,23 +109,25 @@ def test_network_starts_from_deny_all(preview: bool) -> None:
     }
     deny = policies["default-deny"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    # Nothing else opens ingress to every pod, and egress never reaches the node's role.
+    # Nothing else opens ingress to every pod; egress is DNS and HTTPS only, so the
+    # instance metadata service (port 80: the node's credentials) stays out of reach.
     for name, spec in policies.items():
         if "Ingress" in spec["policyTypes"] and name != "default-deny":
             assert spec["podSelector"] == {
                 "matchLabels": {"app.kubernetes.io/name": "model-server"}
             }
         for rule in spec.get("egress", []):
-            for peer in rule["to"]:
-                if "ipBlock" in peer:
-                    assert METADATA_CIDR in peer["ipBlock"]["except"]
+            assert {port["port"] for port in rule["ports"]} <= {53, 443}, name
+    assert {"ipBlock": {"cidr": NODE_LOCAL_DNS}} in policies["allow-dns"]["egress"][0]["to"]
 
 
 def test_model_server_ingress_only_from_its_namespace_and_the_configured_ones() -> None:
-    (rule,) = network_policy_specs(["ingress-nginx"])["allow-model-server-ingress"]["ingress"]
+    specs = network_policy_specs(["ingress-nginx"], ["10.40.0.0/16"])
+    (rule,) = specs["allow-model-server-ingress"]["ingress"]
     assert rule["from"] == [
         {"podSelector": {}},
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+        {"ipBlock": {"cidr": "10.40.0.0/16"}},
     ]
     assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
 
@@ -205,6 +204,18 @@ def test_the_server_reads_the_stack_outputs_the_stack_exports() -> None:
     (container,) = pod["containers"]
     args = container["args"]
     assert args[args.index("--outputs-file") + 1] == "/etc/mlops/outputs.json"
+
+
+def test_pods_roll_when_the_stack_outputs_change_and_get_the_configured_scratch() -> None:
+    import hashlib
+
+    plan = _plan()
+    data = plan.get("model-server-stack-outputs").inputs["data"]["outputs.json"]
+    template = _deployment(plan)["template"]
+    digest = template["metadata"]["annotations"]["mlops.io/stack-outputs-sha256"]
+    assert digest == hashlib.sha256(data.encode()).hexdigest()
+    (scratch,) = [v for v in template["spec"]["volumes"] if v["name"] == "scratch"]
+    assert scratch["emptyDir"] == {"sizeLimit": "6Gi"}
 
 
 def test_autoscaler_bounds_come_from_the_stack_file() -> None:
