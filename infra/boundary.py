@@ -167,6 +167,8 @@ def boundary_policy(
     account_id: str,
     prefix: str,
     backend: PulumiBackend | None = None,
+    *,
+    eks_cluster: str = "",
 ) -> PolicyDocument:
     """The boundary document. Whole-service actions are right here, and only here: a
     boundary grants nothing by itself, it caps what the roles' policies grant. A
@@ -228,6 +230,17 @@ def boundary_policy(
         ),
         *backend_ceiling(backend or PulumiBackend(partition)),
     ]
+    if eks_cluster:
+        # CI connects to the stack's cluster (aws eks update-kubeconfig); the cluster's
+        # own access entries decide what it may do inside.
+        allow.append(
+            _statement(
+                "StackCluster",
+                "Allow",
+                "eks:DescribeCluster",
+                regional("eks", f"cluster/{eks_cluster}"),
+            )
+        )
     deny = [
         _statement("IdentitiesAreBootstrapped", "Deny", list(IDENTITY_CHANGES), "*"),
         _statement("CiRolesAreBootstrapped", "Deny", list(CI_ROLE_CHANGES), ci_roles),

@@ -713,6 +713,12 @@ class StackConfig(BaseModel):
                 "use the OIDC provider of a cluster in the stack's account",
                 key="kubernetesOidcProviderArn",
             )
+        if self.kubernetes.enabled and not self.kubernetes.cluster_name:
+            raise _bad(
+                "Kubernetes is enabled but CI would not know which cluster to connect to",
+                "set mlops-platform:kubernetesClusterName (`aws eks list-clusters`)",
+                key="kubernetesClusterName",
+            )
         return self
 
     @property

@@ -251,6 +251,8 @@ class RolesArgs:
     """Namespace of the stack's workloads (cfg.kubernetes.namespace)."""
     backend: PulumiBackend = field(default_factory=PulumiBackend)
     """A self-managed Pulumi backend: the boundary lets the CI roles reach it."""
+    eks_cluster: str = ""
+    """The stack's EKS cluster: the boundary lets CI describe it (to connect)."""
 
 
 class Roles(pulumi.ComponentResource):
@@ -314,7 +316,14 @@ class Roles(pulumi.ComponentResource):
             description=f"Permissions boundary of every role of the {args.prefix} stack",
             policy=account.apply(
                 lambda a: json.dumps(
-                    boundary_policy(partition, args.region, a, args.prefix, args.backend)
+                    boundary_policy(
+                        partition,
+                        args.region,
+                        a,
+                        args.prefix,
+                        args.backend,
+                        eks_cluster=args.eks_cluster,
+                    )
                 )
             ),
             tags=merge_tags(args.tags, None, name=boundary_physical),

@@ -845,6 +845,7 @@ def deploy_policies(
     network: bool,
     pass_roles: Mapping[str, str] | None = None,
     backend: PulumiBackend | None = None,
+    eks_cluster: str = "",
 ) -> dict[str, PolicyDocument]:
     """What `pulumi up`/`destroy` of this stack needs, on this stack's resources only, as
     one document per DEPLOY_POLICY_PARTS. Together they exceed the 10,240 characters a
@@ -867,6 +868,7 @@ def deploy_policies(
             parts[group.part].append(allow(group.sid, actions, group.resources, group.condition))
     parts["foundation"] += _foundation_extras(scope, roles)
     parts["observability"] += backend_statements(backend or PulumiBackend(), write=True)
+    parts["ml"] += _cluster_statements(scope, eks_cluster)
     parts["ml"].append(_account_wide_reads(network))
     return {part: document(*statements) for part, statements in parts.items()}
 
@@ -878,8 +880,26 @@ def default_pass_roles(scope: Scope, network: bool) -> dict[str, str]:
     return roles
 
 
+def _cluster_statements(scope: Scope, eks_cluster: str) -> list[dict[str, Any]]:
+    """Connecting to the stack's EKS cluster (`aws eks update-kubeconfig`): what the
+    roles may do inside is the cluster's access entries' business."""
+    if not eks_cluster:
+        return []
+    return [
+        allow(
+            "DescribeStackCluster",
+            ["eks:DescribeCluster"],
+            scope.arn("eks", f"cluster/{eks_cluster}"),
+        )
+    ]
+
+
 def preview_policy(
-    scope: Scope, *, network: bool, backend: PulumiBackend | None = None
+    scope: Scope,
+    *,
+    network: bool,
+    backend: PulumiBackend | None = None,
+    eks_cluster: str = "",
 ) -> PolicyDocument:
     """Read-only: what `pulumi preview` (refresh and diff) reads, on the same resources as
     the deploy role. Configuration only, never the stack's data (no object reads, no
@@ -890,7 +910,8 @@ def preview_policy(
         if group.read
     ]
     extra = backend_statements(backend or PulumiBackend(), write=False)
-    return document(*statements, _account_wide_reads(network), *extra)
+    cluster = _cluster_statements(scope, eks_cluster)
+    return document(*statements, _account_wide_reads(network), *extra, *cluster)
 
 
 def retrain_policy(
@@ -1101,6 +1122,8 @@ class PermissionsArgs:
     """Roles.kubernetes_training_role_name; None when the stack has no Kubernetes roles."""
     backend: PulumiBackend = field(default_factory=PulumiBackend)
     """A self-managed Pulumi backend the CI roles use (cfg.ci.state_bucket, ...)."""
+    eks_cluster: str = ""
+    """The stack's EKS cluster (cfg.kubernetes.cluster_name) CI connects to; empty: none."""
 
 
 class Permissions(pulumi.ComponentResource):
@@ -1163,6 +1186,7 @@ class Permissions(pulumi.ComponentResource):
                 network=network,
                 pass_roles=roles,
                 backend=args.backend,
+                eks_cluster=args.eks_cluster,
             )
             return {part: json.dumps(doc) for part, doc in docs.items()}
 
@@ -1199,7 +1223,12 @@ class Permissions(pulumi.ComponentResource):
                 name="preview-read-only",
                 policy=account.apply(
                     lambda a: json.dumps(
-                        preview_policy(scope_of(a), network=network, backend=args.backend)
+                        preview_policy(
+                            scope_of(a),
+                            network=network,
+                            backend=args.backend,
+                            eks_cluster=args.eks_cluster,
+                        )
                     )
                 ),
                 opts=child,

@@ -69,6 +69,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             ),
             kubernetes_namespace=cfg.kubernetes.namespace,
             backend=backend,
+            eks_cluster=cfg.kubernetes.cluster_name if cfg.kubernetes.enabled else "",
         ),
     )
     keys = Keys(
@@ -178,6 +179,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
                 roles.kubernetes_training_role_name if cfg.kubernetes.enabled else None
             ),
             backend=backend,
+            eks_cluster=cfg.kubernetes.cluster_name if cfg.kubernetes.enabled else "",
         ),
     )
     training = TrainingCompute(

@@ -255,6 +255,7 @@ def test_a_promotion_the_stack_rules_refuse_writes_nothing(demo: DemoSummary) ->
     kubernetes = {
         "mlops-platform:kubernetesEnabled": True,
         "mlops-platform:kubernetesOidcProviderArn": cluster,
+        "mlops-platform:kubernetesClusterName": "ml-platform",
     }
     document = yaml.safe_load(original)
     document["config"].update(kubernetes)

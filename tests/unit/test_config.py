@@ -165,6 +165,16 @@ BAD: list[tuple[dict[str, Any], str, str]] = [
         "not a CIDR block",
     ),
     ({"mlops-platform:kubernetesClusterName": "my cluster"}, "kubernetesClusterName", "EKS"),
+    (
+        {
+            "mlops-platform:kubernetesEnabled": True,
+            "mlops-platform:kubernetesOidcProviderArn": (
+                "arn:aws:iam::777788889999:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/AB"
+            ),
+        },
+        "kubernetesClusterName",
+        "which cluster to connect to",
+    ),
     ({"mlops-platform:kubernetesServingMemory": "1GB"}, "kubernetesServingMemory", "memory"),
     (
         {"mlops-platform:kubernetesServingMaxReplicas": 1},

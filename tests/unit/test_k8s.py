@@ -21,6 +21,7 @@ ACCOUNT = "111122223333"  # stacks/Pulumi.dev.yaml
 CLUSTER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/0A1B2C"
 ENABLED = {
     "mlops-platform:kubernetesEnabled": True,
+    "mlops-platform:kubernetesClusterName": "ml-platform",
     "mlops-platform:kubernetesOidcProviderArn": CLUSTER,
     "mlops-platform:kubernetesIngressNamespaces": ["ingress-nginx"],
     "mlops-platform:kubernetesServingMinReplicas": 3,

@@ -17,6 +17,7 @@ ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/5C9F0E2B7A"
 CLUSTER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"
 ENABLED = {
     "mlops-platform:kubernetesEnabled": True,
+    "mlops-platform:kubernetesClusterName": "ml-platform",
     "mlops-platform:kubernetesOidcProviderArn": CLUSTER,
     "mlops-platform:kubernetesNamespace": "churn",
 }
@@ -103,3 +104,17 @@ def test_pod_roles_in_preview() -> None:
     assert trust["Statement"][0]["Condition"]["StringEquals"][f"{ISSUER}:sub"].endswith(
         ":churn:training"
     )
+
+
+def test_ci_may_connect_to_the_stack_cluster_and_no_other() -> None:
+    plan = _plan(True)
+    cluster = f"arn:aws:eks:eu-west-1:{ACCOUNT}:cluster/ml-platform"
+    for name in ("permissions-deploy-ml", "permissions-preview", "roles-boundary"):
+        described = [
+            s
+            for s in _document(plan, name, "policy")["Statement"]
+            if "eks:DescribeCluster" in s["Action"]
+        ]
+        assert [s["Resource"] for s in described] == [cluster], name
+    assert "eks:" not in plan.get("permissions-retrain").inputs["policy"]
+    assert "eks:" not in _plan(False).get("roles-boundary").inputs["policy"]
