@@ -196,26 +196,28 @@ def test_a_promotion_writes_the_stack_file_and_applies_nothing(demo: DemoSummary
         approve=True,
     )
     stack_path = demo.root / "stacks" / "Pulumi.local.yaml"
+    # Whatever the earlier tests left serving (the demo's second model, or a resumed run's).
+    serving = yaml.safe_load(stack_path.read_text())["config"][PACKAGE_KEY]
     try:
         result = CliRunner().invoke(
             app, ["deploy", "--stack", "local", "--model-package", candidate.arn, "--no-apply"]
         )
         assert result.exit_code == 0, result.output
         assert f"now serves {candidate.arn}" in result.output
-        assert f"was endpointModelPackageArn={demo.second_package}" in result.output
+        assert f"was endpointModelPackageArn={serving}" in result.output
         assert yaml.safe_load(stack_path.read_text())["config"][PACKAGE_KEY] == candidate.arn
         # Nothing applied: the endpoint still serves the previous package.
         sm = handle.client("sagemaker")
         endpoint = sm.describe_endpoint(EndpointName=handle.outputs.endpoint_name)
         config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
         model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
-        assert model["PrimaryContainer"]["ModelPackageName"] == demo.second_package
+        assert model["PrimaryContainer"]["ModelPackageName"] == serving
         again = CliRunner().invoke(
             app, ["deploy", "--stack", "local", "--model-package", candidate.arn, "--no-apply"]
         )
         assert again.exit_code == 0 and "already serves" in again.output
     finally:
-        write_served_model("local", {PACKAGE_KEY: demo.second_package}, demo.root)
+        write_served_model("local", {PACKAGE_KEY: serving}, demo.root)
 
 
 def test_only_an_approved_package_is_promoted(demo: DemoSummary) -> None:
@@ -258,13 +260,13 @@ def test_a_promotion_the_stack_rules_refuse_writes_nothing(demo: DemoSummary) ->
         "mlops-platform:kubernetesClusterName": "ml-platform",
     }
     document = yaml.safe_load(original)
+    serving = document["config"][PACKAGE_KEY]
     document["config"].update(kubernetes)
     try:
         stack_path.write_text(yaml.safe_dump(document, sort_keys=False))
         before = stack_path.read_text()
         result = CliRunner().invoke(
-            app,
-            ["deploy", "--stack", "local", "--model-package", demo.second_package, "--no-apply"],
+            app, ["deploy", "--stack", "local", "--model-package", serving, "--no-apply"]
         )
         # The stack serves by package already: the same one is no change, so try another.
         assert result.exit_code == 0, result.output
