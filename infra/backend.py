@@ -47,41 +47,39 @@ class PulumiBackend:
         ]
 
 
-def backend_ceiling(backend: PulumiBackend) -> list[dict[str, Any]]:
+def backend_ceiling(
+    backend: PulumiBackend, principals: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """For the permissions boundary: everything `backend_statements` may grant, folded
-    into as few characters as possible (the boundary must stay under the managed-policy
-    size quota); still this stack's state only."""
-    statements: list[dict[str, Any]] = []
+    into one statement (the boundary must stay under the managed-policy size quota);
+    still this stack's state only, and only for `principals` when given."""
+    if not backend:
+        return []
+    resources: list[str] = []
     if backend.state_bucket:
         bucket = f"arn:{backend.partition}:s3:::{backend.state_bucket}"
-        statements.append(
-            {
-                "Sid": "PulumiState",
-                "Effect": "Allow",
-                "Action": [
-                    "s3:ListBucket",
-                    "s3:GetBucketLocation",
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:DeleteObject",
-                ],
-                "Resource": [
-                    bucket,
-                    f"{bucket}/.pulumi/meta.yaml",
-                    *backend.state_objects(compact=True),
-                ],
-            }
-        )
+        resources += [bucket, f"{bucket}/.pulumi/meta.yaml", *backend.state_objects(compact=True)]
     if backend.secrets_key_arn:
-        statements.append(
-            {
-                "Sid": "PulumiSecrets",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                "Resource": backend.secrets_key_arn,
-            }
-        )
-    return statements
+        resources.append(backend.secrets_key_arn)
+    statement: dict[str, Any] = {
+        "Sid": "PulumiBackend",
+        "Effect": "Allow",
+        # Each action applies to its own service's ARNs only.
+        "Action": [
+            "s3:ListBucket",
+            "s3:GetBucketLocation",
+            "s3:GetObject",
+            "s3:PutObject",
+            "s3:DeleteObject",
+            "kms:Decrypt",
+            "kms:Encrypt",
+            "kms:GenerateDataKey",
+        ],
+        "Resource": resources,
+    }
+    if principals:
+        statement["Condition"] = {"ArnLike": principals}
+    return [statement]
 
 
 def backend_statements(backend: PulumiBackend, *, write: bool) -> list[dict[str, Any]]:

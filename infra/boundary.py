@@ -28,6 +28,7 @@ statement by statement.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -45,6 +46,10 @@ BOUNDARY_POLICY: Final = "role-boundary"
 # Roles CI authenticates as (all named `<prefix>-ci-*`), and the humans' read-only role:
 # their permissions and trust are the administrator's (see the module docstring).
 CI_ROLES: Final = (DEPLOY_ROLE, PREVIEW_ROLE, RETRAIN_ROLE, MONITORING_ROLE)
+# Every role but CI's is a workload's (jobs, endpoints, pods, flow logs; the monitoring
+# role reads metrics and logs): these services are all their policies use, and
+# everything else is denied to them.
+WORKLOAD_SERVICES: Final = ("s3", "kms", "ecr", "logs", "cloudwatch", "ec2")
 NAMED_SERVICES: Final = (
     "s3",
     "iam",
@@ -132,6 +137,8 @@ STAR_ONLY: Final = (
 )
 
 PolicyDocument = dict[str, Any]
+# IAM's quota for one customer-managed policy, in characters without whitespace.
+MANAGED_POLICY_QUOTA: Final = 6_144
 
 
 def boundary_policy_name(prefix: str) -> str:
@@ -149,11 +156,16 @@ def _statement(
     actions: str | Sequence[str],
     resources: str | Sequence[str],
     condition: dict[str, Any] | None = None,
+    *,
+    not_action: bool = False,
 ) -> dict[str, Any]:
     statement: dict[str, Any] = {
         "Sid": sid,
         "Effect": effect,
-        "Action": actions if isinstance(actions, str) else list(actions),
+        # NotAction only ever with Deny (a deny of everything but these).
+        ("NotAction" if not_action and effect == "Deny" else "Action"): (
+            actions if isinstance(actions, str) else list(actions)
+        ),
         "Resource": resources if isinstance(resources, str) else list(resources),
     }
     if condition:
@@ -181,7 +193,8 @@ def boundary_policy(
 
     in_region = {"StringEquals": {"aws:RequestedRegion": region}}
     stack_tagged = {"StringLike": {"aws:ResourceTag/Name": f"{prefix}-*"}}
-    ci_roles = [f"{iam}:role/{prefix}-ci-*", f"{iam}:role/{role_name(prefix, MONITORING_ROLE)}"]
+    ci_only = f"{iam}:role/{prefix}-ci-*"
+    ci_roles = [ci_only, f"{iam}:role/{role_name(prefix, MONITORING_ROLE)}"]
     ci_policies = [f"{iam}:policy/{physical_name(prefix, DEPLOY_ROLE, max_length=128)}-*"]
     boundary = boundary_arn(partition, account_id, prefix)
     # One statement for every name-scoped service: an action only ever matches ARNs of
@@ -189,7 +202,7 @@ def boundary_policy(
     # document under the 6,144-character quota for the longest prefix).
     allow = [
         _statement(
-            "StackNamedResources",
+            "StackByName",
             "Allow",
             [f"{service}:*" for service in NAMED_SERVICES],
             [
@@ -198,6 +211,8 @@ def boundary_policy(
                 f"{iam}:role/{prefix}-*",
                 f"{iam}:policy/{prefix}-*",
                 f"{iam}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/*",
+                # Read: every change to the provider is an identity change, denied below.
+                f"{iam}:oidc-provider/token.actions.githubusercontent.com",
                 regional("sagemaker", f"*/{prefix}-*"),
                 regional("ecr", f"repository/{prefix}-*"),
                 regional("sqs", f"{prefix}-*"),
@@ -214,21 +229,16 @@ def boundary_policy(
         ),
         _statement("StackKeys", "Allow", "kms:*", regional("kms", "key/*"), stack_tagged),
         _statement(
-            "GitHubOidcProviderRead",
-            "Allow",
-            ["iam:GetOpenIDConnectProvider", "iam:ListOpenIDConnectProviderTags"],
-            f"{iam}:oidc-provider/token.actions.githubusercontent.com",
-        ),
-        _statement(
             # EC2 and scalable-target ids are generated: the region is the scope, and the
             # denies below take out what would reach beyond the stack.
-            "StackRegionGeneratedIds",
+            "StackRegion",
             "Allow",
             ["ec2:*", "application-autoscaling:*", *STAR_ONLY],
             "*",
             in_region,
         ),
-        *backend_ceiling(backend or PulumiBackend(partition)),
+        # Only the CI roles reach the Pulumi backend.
+        *backend_ceiling(backend or PulumiBackend(partition), {"aws:PrincipalArn": ci_only}),
     ]
     if eks_cluster:
         # CI connects to the stack's cluster (aws eks update-kubeconfig); the cluster's
@@ -242,26 +252,43 @@ def boundary_policy(
             )
         )
     deny = [
-        _statement("IdentitiesAreBootstrapped", "Deny", list(IDENTITY_CHANGES), "*"),
-        _statement("CiRolesAreBootstrapped", "Deny", list(CI_ROLE_CHANGES), ci_roles),
         _statement(
-            "CiPoliciesAndBoundaryAreFixed", "Deny", list(POLICY_CHANGES), [boundary, *ci_policies]
+            "AdministratorsOnly",
+            "Deny",
+            [*IDENTITY_CHANGES, *KEY_CHANGES, *HISTORY_AND_REACH],
+            "*",
         ),
+        _statement("CiRolesFixed", "Deny", list(CI_ROLE_CHANGES), ci_roles),
+        _statement("FixedPolicies", "Deny", list(POLICY_CHANGES), [boundary, *ci_policies]),
         _statement(
-            "RolesCarryTheBoundary",
+            "BoundedRolesOnly",
             "Deny",
             list(BOUNDED_ROLE_ACTIONS),
             "*",
             {"StringNotEquals": {"iam:PermissionsBoundary": boundary}},
         ),
-        _statement("KeysAreBootstrapped", "Deny", list(KEY_CHANGES), "*"),
         _statement(
-            "GrantsOnlyToAwsServices",
+            "GrantsToAwsOnly",
             "Deny",
             "kms:CreateGrant",
             "*",
             {"Bool": {"kms:GrantIsForAWSResource": "false"}},
         ),
-        _statement("HistoryStaysAndNothingLeaves", "Deny", list(HISTORY_AND_REACH), "*"),
+        # The roles jobs, endpoints and pods run as get their data plane and no more, so
+        # widening one (the deploy role may change their policies) reaches no identity,
+        # queue, topic, rule or Pulumi state.
+        _statement(
+            "WorkloadsDataOnly",
+            "Deny",
+            [f"{service}:*" for service in WORKLOAD_SERVICES],
+            "*",
+            {"ArnNotLike": {"aws:PrincipalArn": ci_only}},
+            not_action=True,
+        ),
     ]
     return {"Version": "2012-10-17", "Statement": [*allow, *deny]}
+
+
+def boundary_size(document: PolicyDocument) -> int:
+    """Characters IAM counts against the quota (whitespace is not counted)."""
+    return len(json.dumps(document, separators=(",", ":")))

@@ -671,6 +671,7 @@ class StackConfig(BaseModel):
     def _environment_rules(self) -> StackConfig:
         if self.environment is Environment.PROD:
             _prod_rules(self)
+        _check_boundary_size(self)
         deploy_environment = self.ci.github_environment or self.environment.value
         if self.ci.ml_environment == deploy_environment:
             raise _bad(
@@ -763,6 +764,32 @@ class StackConfig(BaseModel):
             entry = config.get(name)
             config[name] = {**entry, "enforcementLevel": level} if entry else level
         return config
+
+
+def _check_boundary_size(cfg: StackConfig) -> None:
+    """The roles' permissions boundary names the stack's resources, backend and cluster:
+    with the longest names it can outgrow IAM's quota, which `pulumi up` would only hit
+    halfway through. Refuse it here instead."""
+    from infra.backend import PulumiBackend
+    from infra.boundary import MANAGED_POLICY_QUOTA, boundary_policy, boundary_size
+    from infra.naming import partition_for
+
+    partition = partition_for(cfg.region)
+    backend = PulumiBackend(
+        partition, cfg.ci.state_bucket, cfg.ci.secrets_kms_key_arn, cfg.project, cfg.stack
+    )
+    cluster = cfg.kubernetes.cluster_name if cfg.kubernetes.enabled else ""
+    document = boundary_policy(
+        partition, cfg.region, cfg.account_id, cfg.name_prefix, backend, eks_cluster=cluster
+    )
+    size = boundary_size(document)
+    if size > MANAGED_POLICY_QUOTA:
+        raise _bad(
+            f"makes the roles' permissions boundary {size} characters, over IAM's "
+            f"{MANAGED_POLICY_QUOTA} for one policy",
+            "shorten the project or stack name, ciStateBucket or kubernetesClusterName",
+            key="ciStateBucket" if cfg.ci.state_bucket else "project",
+        )
 
 
 def _prod_rules(cfg: StackConfig) -> None:

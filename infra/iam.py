@@ -31,6 +31,7 @@ from infra.naming import (
     PREVIEW_ROLE,
     RETRAIN_ROLE,
     SAGEMAKER_EXECUTION_ROLE,
+    partition_for,
     physical_name,
     role_name,
 )
@@ -47,15 +48,6 @@ PolicyDocument = dict[str, Any]
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def partition_for(region: str) -> str:
-    """The ARN partition of a region (aws, aws-cn, aws-us-gov): never hard-code `arn:aws:`."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def oidc_provider_arn_for(partition: str, account_id: str) -> str:

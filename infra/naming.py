@@ -29,6 +29,15 @@ def bucket_name(prefix: str, role: str, account_id: str, region: str) -> str:
     return physical_name(f"{prefix}-{role}-{account_id}", region)
 
 
+def partition_for(region: str) -> str:
+    """The ARN partition of a region (aws, aws-cn, aws-us-gov): never hard-code `arn:aws:`."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
 def role_name(prefix: str, role: str) -> str:
     return physical_name(prefix, role, max_length=64)
 

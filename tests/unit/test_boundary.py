@@ -95,26 +95,65 @@ def covers(pattern: str, value: str) -> bool:
     return fnmatch.fnmatchcase(value.lower(), pattern.lower())
 
 
-def _in_region(statement: dict[str, Any], region: str) -> bool:
-    """The statement's condition holds for the stack's own requests: in its region, on
-    resources carrying its Name tag (every stack resource does: infra.tags)."""
-    condition = statement.get("Condition", {})
-    return condition in (
-        {},
-        {"StringEquals": {"aws:RequestedRegion": region}},
-        {"StringLike": {"aws:ResourceTag/Name": f"{PREFIX}-*"}},
+IAM = f"arn:aws:iam::{ACCOUNT}"
+# Who each document is for: the boundary treats CI roles and workload roles differently.
+PRINCIPALS = {
+    "deploy": f"{IAM}:role/{PREFIX}-ci-deploy",
+    "preview": f"{IAM}:role/{PREFIX}-ci-preview",
+    "retrain": f"{IAM}:role/{PREFIX}-ci-retrain",
+    "monitoring": f"{IAM}:role/{PREFIX}-monitoring-read",
+    "sagemaker": f"{IAM}:role/{PREFIX}-sagemaker-execution",
+    "k8s-serving": f"{IAM}:role/{PREFIX}-k8s-serving",
+    "k8s-training": f"{IAM}:role/{PREFIX}-k8s-training",
+    "flow-logs": f"{IAM}:role/{PREFIX}-vpc-flow-logs",
+}
+
+
+def principal_of(label: str) -> str:
+    return next(arn for key, arn in PRINCIPALS.items() if label.startswith(key))
+
+
+def _holds(statement: dict[str, Any], region: str, principal: str) -> bool:
+    """The statement's condition, for the stack's own requests by `principal`: in its
+    region, on resources carrying its Name tag (every stack resource does: infra.tags).
+    Conditions on anything else are taken as not holding."""
+    for operator, keys in statement.get("Condition", {}).items():
+        for key, value in keys.items():
+            values = as_list(value)
+            if (operator, key) == ("StringEquals", "aws:RequestedRegion"):
+                ok = region in values
+            elif (operator, key) == ("StringLike", "aws:ResourceTag/Name"):
+                ok = f"{PREFIX}-*" in values
+            elif (operator, key) == ("ArnLike", "aws:PrincipalArn"):
+                ok = any(covers(v, principal) for v in values)
+            elif (operator, key) == ("ArnNotLike", "aws:PrincipalArn"):
+                ok = not any(covers(v, principal) for v in values)
+            else:
+                return False
+            if not ok:
+                return False
+    return True
+
+
+def _matches(statement: dict[str, Any], action: str, resource: str) -> bool:
+    if "NotAction" in statement:
+        hit = not any(covers(a, action) for a in as_list(statement["NotAction"]))
+    else:
+        hit = any(covers(a, action) for a in as_list(statement["Action"]))
+    return hit and any(covers(r, resource) for r in as_list(statement["Resource"]))
+
+
+def ceiling_allows(
+    doc: dict[str, Any],
+    action: str,
+    resource: str,
+    region: str,
+    principal: str = PRINCIPALS["deploy"],
+) -> bool:
+    return any(
+        s["Effect"] == "Allow" and _holds(s, region, principal) and _matches(s, action, resource)
+        for s in statements(doc)
     )
-
-
-def ceiling_allows(doc: dict[str, Any], action: str, resource: str, region: str) -> bool:
-    for statement in statements(doc):
-        if statement["Effect"] != "Allow" or not _in_region(statement, region):
-            continue
-        if any(covers(a, action) for a in as_list(statement["Action"])) and any(
-            covers(r, resource) for r in as_list(statement["Resource"])
-        ):
-            return True
-    return False
 
 
 def test_the_boundary_allows_everything_each_role_is_granted() -> None:
@@ -126,9 +165,9 @@ def test_the_boundary_allows_everything_each_role_is_granted() -> None:
             assert statement["Effect"] == "Allow", label
             for action in as_list(statement["Action"]):
                 for resource in as_list(statement["Resource"]):
-                    assert ceiling_allows(ceiling, action, resource, scope.region), (
-                        f"{label}/{statement['Sid']}: the boundary cuts {action} on {resource}"
-                    )
+                    assert ceiling_allows(
+                        ceiling, action, resource, scope.region, principal_of(label)
+                    ), f"{label}/{statement['Sid']}: the boundary cuts {action} on {resource}"
 
 
 def test_the_ceiling_leaves_out_other_stacks_and_services() -> None:
@@ -147,7 +186,9 @@ def test_the_ceiling_leaves_out_other_stacks_and_services() -> None:
     assert conditional == {
         # Keys by their Name tag (their ARNs carry random ids), never other keys.
         "StackKeys": {"StringLike": {"aws:ResourceTag/Name": f"{PREFIX}-*"}},
-        "StackRegionGeneratedIds": {"StringEquals": {"aws:RequestedRegion": REGION}},
+        "StackRegion": {"StringEquals": {"aws:RequestedRegion": REGION}},
+        # Only CI reaches the Pulumi backend.
+        "PulumiBackend": {"ArnLike": {"aws:PrincipalArn": f"{IAM}:role/{PREFIX}-ci-*"}},
     }
     assert not ceiling_allows(ceiling, "sqs:ReceiveMessage", f"arn:aws:sqs:{REGION}:1:x", REGION)
     assert not ceiling_allows(
@@ -181,18 +222,18 @@ def _deny(sid: str) -> dict[str, Any]:
     return found
 
 
-def _denied(action: str, resource: str, ceiling: dict[str, Any] | None = None) -> bool:
-    """An unconditional Deny of the boundary covers `action` on all of `resource`."""
+def _denied(
+    action: str,
+    resource: str,
+    ceiling: dict[str, Any] | None = None,
+    principal: str = PRINCIPALS["deploy"],
+) -> bool:
+    """A Deny of the boundary covers `action` on all of `resource`, for `principal`
+    (denies that depend on the request, like a missing boundary, are not counted)."""
     return any(
-        s["Effect"] == "Deny"
-        and "Condition" not in s
-        and any(covers(a, action) for a in as_list(s["Action"]))
-        and any(covers(r, resource) for r in as_list(s["Resource"]))
+        s["Effect"] == "Deny" and _holds(s, REGION, principal) and _matches(s, action, resource)
         for s in statements(ceiling or boundary())
     )
-
-
-IAM = f"arn:aws:iam::{ACCOUNT}"
 
 
 def test_the_boundary_and_the_ci_policies_cannot_be_changed() -> None:
@@ -226,7 +267,7 @@ def test_identities_trust_and_keys_are_the_administrators() -> None:
     assert {"iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole"} <= set(
         IDENTITY_CHANGES
     )
-    (grants,) = [s for s in statements(boundary()) if s["Sid"] == "GrantsOnlyToAwsServices"]
+    (grants,) = [s for s in statements(boundary()) if s["Sid"] == "GrantsToAwsOnly"]
     assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "false"}}
 
 
@@ -236,7 +277,7 @@ def test_history_stays_and_nothing_leaves_the_stack() -> None:
 
 
 def test_roles_without_the_boundary_cannot_be_managed() -> None:
-    (carry,) = [s for s in statements(boundary()) if s["Sid"] == "RolesCarryTheBoundary"]
+    (carry,) = [s for s in statements(boundary()) if s["Sid"] == "BoundedRolesOnly"]
     assert set(carry["Action"]) == set(BOUNDED_ROLE_ACTIONS)
     # StringNotEquals is true when the key is absent: a role created with no boundary.
     assert carry["Condition"] == {"StringNotEquals": {"iam:PermissionsBoundary": BOUNDARY}}
@@ -248,7 +289,9 @@ def test_no_role_is_granted_what_the_boundary_denies() -> None:
         for statement in statements(doc):
             for action in as_list(statement["Action"]):
                 for resource in as_list(statement["Resource"]):
-                    assert not _denied(action, resource), f"{label}: {action} on {resource}"
+                    assert not _denied(action, resource, principal=principal_of(label)), (
+                        f"{label}: {action} on {resource}"
+                    )
 
 
 def test_deploy_manages_only_roles_that_carry_the_boundary() -> None:
@@ -266,16 +309,51 @@ def test_deploy_manages_only_roles_that_carry_the_boundary() -> None:
 
 
 def test_the_largest_boundary_fits_a_managed_policy() -> None:
-    # The longest prefix, bucket name, project and stack names the config allows.
+    # The longest prefix, bucket, project, stack and cluster names the config allows.
     backend = PulumiBackend(
-        "aws-us-gov", "b" * 63, f"arn:aws-us-gov:kms:us-gov-west-1:{ACCOUNT}:key/{'0' * 36}",
+        "aws", "b" * 63, f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/{'0' * 36}",
         project="p" * 31, stack="s" * 31,
     )  # fmt: skip
-    scope = LONG_SCOPE
     document = boundary_policy(
-        scope.partition, scope.region, scope.account_id, scope.prefix, backend
+        "aws", "eu-west-1", ACCOUNT, "p" * 31 + "-" + "s" * 31, backend, eks_cluster="c" * 100
     )
     assert policy_size(document) <= MANAGED_POLICY_LIMIT
+
+
+def test_a_boundary_over_the_quota_is_refused_by_the_config() -> None:
+    from infra.config import ConfigError, parse_config
+
+    values = {
+        "aws:region": "us-gov-west-1",
+        "aws:allowedAccountIds": [ACCOUNT],
+        "mlops-platform:environment": "dev",
+        "mlops-platform:owner": "ml-platform",
+        "mlops-platform:costCenter": "cc-1",
+        "mlops-platform:ciGithubRepository": "acme/models",
+        "mlops-platform:ciStateBucket": "b" * 63,
+        "mlops-platform:kubernetesEnabled": True,
+        "mlops-platform:kubernetesClusterName": "c" * 100,
+        "mlops-platform:kubernetesOidcProviderArn": (
+            f"arn:aws-us-gov:iam::{ACCOUNT}:oidc-provider/oidc.eks.us-gov-west-1.amazonaws.com/id/A"
+        ),
+    }
+    with pytest.raises(ConfigError, match="over IAM's 6144 for one policy"):
+        parse_config(values, project="p" * 31, stack="s" * 31, source="test")
+
+
+def test_workloads_get_their_data_plane_and_nothing_else() -> None:
+    sagemaker, pod = PRINCIPALS["sagemaker"], PRINCIPALS["k8s-serving"]
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{PREFIX}-retraining"
+    role = f"{IAM}:role/{PREFIX}-sagemaker-execution"
+    state = f"arn:aws:s3:::{STATE_BUCKET}/.pulumi/stacks/mlops-platform/test.json"
+    for principal in (sagemaker, pod):
+        assert _denied("sqs:SendMessage", queue, principal=principal)
+        assert _denied("iam:PutRolePolicy", role, principal=principal)
+        assert not ceiling_allows(boundary(), "s3:GetObject", state, REGION, principal)
+        assert not _denied("s3:GetObject", f"arn:aws:s3:::{PREFIX}-models/x", principal=principal)
+    # CI keeps them (within its own policies).
+    assert not _denied("sqs:SendMessage", queue)
+    assert ceiling_allows(boundary(), "s3:GetObject", state, REGION, PRINCIPALS["preview"])
 
 
 @pytest.mark.parametrize("scope", [SCOPE, LONG_SCOPE], ids=["short", "longest-prefix"])

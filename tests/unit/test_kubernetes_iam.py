@@ -113,7 +113,7 @@ def test_ci_may_connect_to_the_stack_cluster_and_no_other() -> None:
         described = [
             s
             for s in _document(plan, name, "policy")["Statement"]
-            if "eks:DescribeCluster" in s["Action"]
+            if "eks:DescribeCluster" in s.get("Action", [])
         ]
         assert [s["Resource"] for s in described] == [cluster], name
     assert "eks:" not in plan.get("permissions-retrain").inputs["policy"]
