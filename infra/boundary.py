@@ -21,9 +21,15 @@ changed by the administrator's bootstrap `pulumi up` (README, "Set it up").
 What it allows is the stack's own resources by name (S3, IAM, SageMaker, ECR, SQS, SNS,
 EventBridge, CloudWatch, Logs), its keys by their Name tag, and, in the stack's region
 only, EC2 and Application Auto Scaling (their ids are generated) and the calls AWS
-authorises on "*" only. The roles' own policies (`infra.permissions`) stay the precise
-grant; this document must only never be narrower than they are, which a test checks
-statement by statement.
+authorises on "*" only; the self-managed Pulumi backend (this stack's state only) and the
+EKS cluster by name. Workload roles (jobs, endpoints, pods, flow logs, monitoring) get
+their data-plane services only, and never the backend: the deploy role may change their
+policies, so this is what caps what it could run code as. The roles' own policies
+(`infra.permissions`) stay the precise grant; this document must only never be narrower
+than they are, which a test checks statement by statement, role by role.
+
+It must fit IAM's 6,144-character quota for one policy, with every name it carries: the
+config refuses names that would make it outgrow it.
 """
 
 from __future__ import annotations
