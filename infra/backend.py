@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from infra.policy_document import allow
+
 
 @dataclass(frozen=True)
 class PulumiBackend:
@@ -61,25 +63,10 @@ def backend_ceiling(
         resources += [bucket, f"{bucket}/.pulumi/meta.yaml", *backend.state_objects(compact=True)]
     if backend.secrets_key_arn:
         resources.append(backend.secrets_key_arn)
-    statement: dict[str, Any] = {
-        "Sid": "PulumiBackend",
-        "Effect": "Allow",
-        # Each action applies to its own service's ARNs only.
-        "Action": [
-            "s3:ListBucket",
-            "s3:GetBucketLocation",
-            "s3:GetObject",
-            "s3:PutObject",
-            "s3:DeleteObject",
-            "kms:Decrypt",
-            "kms:Encrypt",
-            "kms:GenerateDataKey",
-        ],
-        "Resource": resources,
-    }
-    if principals:
-        statement["Condition"] = {"ArnLike": principals}
-    return [statement]
+    # Every action the writer is granted; each applies to its own service's ARNs only.
+    actions = [a for grant in backend_statements(backend, write=True) for a in grant["Action"]]
+    condition = {"ArnLike": principals} if principals else None
+    return [allow("PulumiBackend", actions, resources, condition)]
 
 
 def backend_statements(backend: PulumiBackend, *, write: bool) -> list[dict[str, Any]]:
@@ -91,35 +78,21 @@ def backend_statements(backend: PulumiBackend, *, write: bool) -> list[dict[str,
     if backend.state_bucket:
         bucket = f"arn:{backend.partition}:s3:::{backend.state_bucket}"
         statements += [
-            {
-                # Listing names stacks, no more; the CLI lists to find them.
-                "Sid": "PulumiStateList",
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-                "Resource": bucket,
-            },
-            {
-                "Sid": "PulumiStateRead",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject"],
-                "Resource": [f"{bucket}/.pulumi/meta.yaml", *backend.state_objects()],
-            },
-            {
-                # Readers (preview, stack output) may still take the stack's lock.
-                "Sid": "PulumiStateWrite" if write else "PulumiStateLocks",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:DeleteObject"],
-                "Resource": backend.state_objects(locks_only=not write),
-            },
+            # Listing names stacks, no more; the CLI lists to find them.
+            allow("PulumiStateList", ["s3:ListBucket", "s3:GetBucketLocation"], bucket),
+            allow(
+                "PulumiStateRead",
+                ["s3:GetObject"],
+                [f"{bucket}/.pulumi/meta.yaml", *backend.state_objects()],
+            ),
+            # Readers (preview, stack output) may still take the stack's lock.
+            allow(
+                "PulumiStateWrite" if write else "PulumiStateLocks",
+                ["s3:PutObject", "s3:DeleteObject"],
+                backend.state_objects(locks_only=not write),
+            ),
         ]
     if backend.secrets_key_arn:
         actions = ["kms:Decrypt"] + (["kms:Encrypt", "kms:GenerateDataKey"] if write else [])
-        statements.append(
-            {
-                "Sid": "PulumiSecrets",
-                "Effect": "Allow",
-                "Action": actions,
-                "Resource": backend.secrets_key_arn,
-            }
-        )
+        statements.append(allow("PulumiSecrets", actions, backend.secrets_key_arn))
     return statements

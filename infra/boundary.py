@@ -34,9 +34,7 @@ config refuses names that would make it outgrow it.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
 from infra.backend import PulumiBackend, backend_ceiling
 from infra.naming import (
@@ -47,6 +45,7 @@ from infra.naming import (
     physical_name,
     role_name,
 )
+from infra.policy_document import PolicyDocument, statement
 
 BOUNDARY_POLICY: Final = "role-boundary"
 # Roles CI authenticates as (all named `<prefix>-ci-*`), and the humans' read-only role:
@@ -142,10 +141,6 @@ STAR_ONLY: Final = (
     "sns:Unsubscribe",
 )
 
-PolicyDocument = dict[str, Any]
-# IAM's quota for one customer-managed policy, in characters without whitespace.
-MANAGED_POLICY_QUOTA: Final = 6_144
-
 
 def boundary_policy_name(prefix: str) -> str:
     return physical_name(prefix, BOUNDARY_POLICY, max_length=128)
@@ -154,29 +149,6 @@ def boundary_policy_name(prefix: str) -> str:
 def boundary_arn(partition: str, account_id: str, prefix: str) -> str:
     """Fixed by the name, so the deploy policies can name it before it exists."""
     return f"arn:{partition}:iam::{account_id}:policy/{boundary_policy_name(prefix)}"
-
-
-def _statement(
-    sid: str,
-    effect: str,
-    actions: str | Sequence[str],
-    resources: str | Sequence[str],
-    condition: dict[str, Any] | None = None,
-    *,
-    not_action: bool = False,
-) -> dict[str, Any]:
-    statement: dict[str, Any] = {
-        "Sid": sid,
-        "Effect": effect,
-        # NotAction only ever with Deny (a deny of everything but these).
-        ("NotAction" if not_action and effect == "Deny" else "Action"): (
-            actions if isinstance(actions, str) else list(actions)
-        ),
-        "Resource": resources if isinstance(resources, str) else list(resources),
-    }
-    if condition:
-        statement["Condition"] = condition
-    return statement
 
 
 def boundary_policy(
@@ -207,7 +179,7 @@ def boundary_policy(
     # its own service, so listing them together grants nothing more (and keeps the
     # document under the 6,144-character quota for the longest prefix).
     allow = [
-        _statement(
+        statement(
             "StackByName",
             "Allow",
             [f"{service}:*" for service in NAMED_SERVICES],
@@ -233,8 +205,8 @@ def boundary_policy(
                 regional("kms", f"alias/{prefix}-*"),
             ],
         ),
-        _statement("StackKeys", "Allow", "kms:*", regional("kms", "key/*"), stack_tagged),
-        _statement(
+        statement("StackKeys", "Allow", "kms:*", regional("kms", "key/*"), stack_tagged),
+        statement(
             # EC2 and scalable-target ids are generated: the region is the scope, and the
             # denies below take out what would reach beyond the stack.
             "StackRegion",
@@ -250,7 +222,7 @@ def boundary_policy(
         # CI connects to the stack's cluster (aws eks update-kubeconfig); the cluster's
         # own access entries decide what it may do inside.
         allow.append(
-            _statement(
+            statement(
                 "StackCluster",
                 "Allow",
                 "eks:DescribeCluster",
@@ -258,22 +230,22 @@ def boundary_policy(
             )
         )
     deny = [
-        _statement(
+        statement(
             "AdministratorsOnly",
             "Deny",
             [*IDENTITY_CHANGES, *KEY_CHANGES, *HISTORY_AND_REACH],
             "*",
         ),
-        _statement("CiRolesFixed", "Deny", list(CI_ROLE_CHANGES), ci_roles),
-        _statement("FixedPolicies", "Deny", list(POLICY_CHANGES), [boundary, *ci_policies]),
-        _statement(
+        statement("CiRolesFixed", "Deny", list(CI_ROLE_CHANGES), ci_roles),
+        statement("FixedPolicies", "Deny", list(POLICY_CHANGES), [boundary, *ci_policies]),
+        statement(
             "BoundedRolesOnly",
             "Deny",
             list(BOUNDED_ROLE_ACTIONS),
             "*",
             {"StringNotEquals": {"iam:PermissionsBoundary": boundary}},
         ),
-        _statement(
+        statement(
             "GrantsToAwsOnly",
             "Deny",
             "kms:CreateGrant",
@@ -283,7 +255,7 @@ def boundary_policy(
         # The roles jobs, endpoints and pods run as get their data plane and no more, so
         # widening one (the deploy role may change their policies) reaches no identity,
         # queue, topic, rule or Pulumi state.
-        _statement(
+        statement(
             "WorkloadsDataOnly",
             "Deny",
             [f"{service}:*" for service in WORKLOAD_SERVICES],
@@ -293,8 +265,3 @@ def boundary_policy(
         ),
     ]
     return {"Version": "2012-10-17", "Statement": [*allow, *deny]}
-
-
-def boundary_size(document: PolicyDocument) -> int:
-    """Characters IAM counts against the quota (whitespace is not counted)."""
-    return len(json.dumps(document, separators=(",", ":")))

@@ -771,8 +771,9 @@ def _check_boundary_size(cfg: StackConfig) -> None:
     with the longest names it can outgrow IAM's quota, which `pulumi up` would only hit
     halfway through. Refuse it here instead."""
     from infra.backend import PulumiBackend
-    from infra.boundary import MANAGED_POLICY_QUOTA, boundary_policy, boundary_size
+    from infra.boundary import boundary_policy
     from infra.naming import partition_for
+    from infra.policy_document import MANAGED_POLICY_LIMIT, policy_size
 
     partition = partition_for(cfg.region)
     backend = PulumiBackend(
@@ -782,11 +783,11 @@ def _check_boundary_size(cfg: StackConfig) -> None:
     document = boundary_policy(
         partition, cfg.region, cfg.account_id, cfg.name_prefix, backend, eks_cluster=cluster
     )
-    size = boundary_size(document)
-    if size > MANAGED_POLICY_QUOTA:
+    size = policy_size(document)
+    if size > MANAGED_POLICY_LIMIT:
         raise _bad(
             f"makes the roles' permissions boundary {size} characters, over IAM's "
-            f"{MANAGED_POLICY_QUOTA} for one policy",
+            f"{MANAGED_POLICY_LIMIT} for one policy",
             "shorten the project or stack name, ciStateBucket or kubernetesClusterName",
             key="ciStateBucket" if cfg.ci.state_bucket else "project",
         )

@@ -35,6 +35,7 @@ from infra.naming import (
     physical_name,
     role_name,
 )
+from infra.policy_document import PolicyDocument, document
 from infra.tags import merge_tags
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -44,8 +45,6 @@ STS_AUDIENCE = "sts.amazonaws.com"
 # session token is useless soon. Also the AWS default, stated so the policy pack sees it.
 MAX_SESSION_SECONDS = 3600
 
-PolicyDocument = dict[str, Any]
-
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -53,11 +52,6 @@ PolicyDocument = dict[str, Any]
 def oidc_provider_arn_for(partition: str, account_id: str) -> str:
     """IAM names an OIDC provider after its URL: one GitHub provider per account."""
     return f"arn:{partition}:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}"
-
-
-def document(*statements: Mapping[str, Any]) -> PolicyDocument:
-    """An IAM policy document (version 2012-10-17) of the given statements."""
-    return {"Version": "2012-10-17", "Statement": [dict(s) for s in statements]}
 
 
 def _walk_actions(node: Any) -> Iterator[str]:

@@ -13,7 +13,7 @@ permissions, and each `"Resource": "*"` says why AWS requires it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ import pulumi_aws as aws
 
 from infra.backend import PulumiBackend, backend_statements
 from infra.boundary import BOUNDED_ROLE_ACTIONS, boundary_arn
-from infra.iam import PolicyDocument, document, partition_for
+from infra.iam import partition_for
 from infra.naming import (
     DEPLOY_ROLE,
     FLOW_LOGS_ROLE,
@@ -31,6 +31,7 @@ from infra.naming import (
     role_name,
 )
 from infra.outputs import METRICS_NAMESPACE
+from infra.policy_document import PolicyDocument, allow, document
 from infra.tags import merge_tags
 
 # Namespaces the SageMaker role may publish metrics to: ours, and the two SageMaker
@@ -44,10 +45,6 @@ SAGEMAKER_METRIC_NAMESPACES = (
 # everything else in the datasets bucket is read-only to jobs, so a buggy or compromised
 # job cannot rewrite the data a model is trained and evaluated on.
 DATASETS_WRITABLE_PREFIX = "processing/"
-# IAM size quotas, in characters without whitespace: all inline policies of one role
-# together, and one customer-managed policy.
-INLINE_POLICY_LIMIT = 10_240
-MANAGED_POLICY_LIMIT = 6_144
 APP_AUTOSCALING_SAGEMAKER = "sagemaker.application-autoscaling.amazonaws.com"
 
 
@@ -90,28 +87,6 @@ class Scope:
             self.arn("logs", f"log-group:/aws/sagemaker/Endpoints/{self.prefix}-*"),
         ]
         return [*groups, *(f"{g}:*" for g in groups)]
-
-
-def allow(
-    sid: str,
-    actions: Iterable[str],
-    resources: str | Sequence[str],
-    condition: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    statement: dict[str, Any] = {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": list(dict.fromkeys(actions)),
-        "Resource": resources if isinstance(resources, str) else list(dict.fromkeys(resources)),
-    }
-    if condition:
-        statement["Condition"] = dict(condition)
-    return statement
-
-
-def policy_size(doc: PolicyDocument) -> int:
-    """Characters IAM counts against its size quotas (whitespace is not counted)."""
-    return len(json.dumps(doc, separators=(",", ":")))
 
 
 # ---------------------------------------------------------------------------- SageMaker role

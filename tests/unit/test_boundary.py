@@ -23,15 +23,14 @@ from infra.boundary import (
 )
 from infra.network import flow_logs_delivery_policy
 from infra.permissions import (
-    MANAGED_POLICY_LIMIT,
     Scope,
     deploy_policies,
     kubernetes_serving_policy,
     kubernetes_training_policy,
-    policy_size,
     retrain_policy,
 )
 from infra.plan import UNKNOWN, plan_stack
+from infra.policy_document import MANAGED_POLICY_LIMIT, policy_size
 from tests.unit.test_permissions import (
     ACCOUNT,
     CAPTURE,

@@ -16,19 +16,17 @@ from infra.iam import Roles, RolesArgs, not_actions, wildcard_actions
 from infra.naming import FLOW_LOGS_ROLE, SAGEMAKER_EXECUTION_ROLE, role_name
 from infra.permissions import (
     DEPLOY_POLICY_PARTS,
-    INLINE_POLICY_LIMIT,
-    MANAGED_POLICY_LIMIT,
     SAGEMAKER_METRIC_NAMESPACES,
     Permissions,
     PermissionsArgs,
     Scope,
     deploy_policies,
     monitoring_policy,
-    policy_size,
     preview_policy,
     sagemaker_execution_policy,
 )
 from infra.plan import UNKNOWN, Plan
+from infra.policy_document import INLINE_POLICY_LIMIT, MANAGED_POLICY_LIMIT, policy_size
 from tests.unit.harness import plan_component
 
 ACCOUNT = "123456789012"
