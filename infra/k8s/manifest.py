@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import pulumi
 
 Manifest = dict[str, Any]
 
@@ -13,3 +16,16 @@ def api(manifest: Manifest) -> Any:
     its typed dicts spell the same keys in snake_case; returning Any keeps the type
     checker from comparing the two spellings."""
     return manifest
+
+
+def object_metadata(name: str, namespace: Any, labels: Mapping[str, str]) -> Manifest:
+    """Metadata of an object in the stack's namespace (`namespace` may be an Output, so
+    the object waits for the namespace)."""
+    return {"name": name, "namespace": namespace, "labels": dict(labels)}
+
+
+def name_of(resource: Any) -> pulumi.Output[str]:
+    """A Kubernetes resource's name as the API server reports it: what refers to it by
+    this Output waits until it exists."""
+    name: pulumi.Output[str] = resource.metadata.apply(lambda m: str(m.name))
+    return name

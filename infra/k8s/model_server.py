@@ -21,7 +21,7 @@ from typing import Any, Final
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.k8s.manifest import Manifest, api
+from infra.k8s.manifest import Manifest, api, name_of, object_metadata
 from infra.k8s.workspace import MODEL_SERVER_APP, MODEL_SERVER_PORT
 
 OUTPUTS_DIR: Final = "/etc/mlops"
@@ -215,8 +215,8 @@ class ModelServer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         labels = dict(args.labels)
 
-        def meta(object_name: str) -> dict[str, Any]:
-            return {"name": object_name, "namespace": args.namespace, "labels": labels}
+        def meta(object_name: str) -> Manifest:
+            return object_metadata(object_name, args.namespace, labels)
 
         outputs = k8s.core.v1.ConfigMap(
             f"{name}-stack-outputs",
@@ -233,7 +233,7 @@ class ModelServer(pulumi.ComponentResource):
                     model_data_url=args.model_data_url,
                     region=args.region,
                     service_account=args.service_account,
-                    config_map=outputs.metadata.apply(lambda m: str(m.name)),
+                    config_map=name_of(outputs),
                     capture_percent=args.capture_percent,
                     cpu=args.cpu,
                     memory=args.memory,
@@ -257,7 +257,7 @@ class ModelServer(pulumi.ComponentResource):
             metadata=api(meta(MODEL_SERVER_APP)),
             spec=api(
                 autoscaler_spec(
-                    deployment.metadata.apply(lambda m: str(m.name)),
+                    name_of(deployment),
                     args.min_replicas,
                     args.max_replicas,
                     args.cpu_target,
@@ -271,5 +271,5 @@ class ModelServer(pulumi.ComponentResource):
             spec=api(disruption_budget_spec()),
             opts=child,
         )
-        self.service_name = service.metadata.apply(lambda m: str(m.name))
+        self.service_name = name_of(service)
         self.register_outputs({"service_name": self.service_name})

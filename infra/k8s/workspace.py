@@ -24,7 +24,7 @@ from typing import Any, Final
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.k8s.manifest import Manifest, api
+from infra.k8s.manifest import Manifest, api, name_of, object_metadata
 from infra.naming import K8S_SERVING_SERVICE_ACCOUNT, K8S_TRAINING_SERVICE_ACCOUNT
 
 POD_SECURITY_LEVEL: Final = "restricted"
@@ -113,15 +113,12 @@ def network_policy_specs(
     }
 
 
-def service_account_metadata(name: str, namespace: str, role_arn: str) -> Manifest:
+def irsa_annotations(role_arn: Any) -> dict[str, Any]:
+    """A service account's IAM role (IRSA); `role_arn` may be an Output."""
     return {
-        "name": name,
-        "namespace": namespace,
-        "annotations": {
-            IRSA_ROLE_ANNOTATION: role_arn,
-            # STS in the stack's region, not the global endpoint (latency, availability).
-            "eks.amazonaws.com/sts-regional-endpoints": "true",
-        },
+        IRSA_ROLE_ANNOTATION: role_arn,
+        # STS in the stack's region, not the global endpoint (latency, availability).
+        "eks.amazonaws.com/sts-regional-endpoints": "true",
     }
 
 
@@ -169,10 +166,10 @@ class Workspace(pulumi.ComponentResource):
             opts=child,
         )
         # From the namespace's output: everything in it waits until it exists.
-        ns = namespace.metadata.apply(lambda m: str(m.name))
+        ns = name_of(namespace)
 
-        def meta(object_name: str) -> dict[str, Any]:
-            return {"name": object_name, "namespace": ns, "labels": labels}
+        def meta(object_name: str) -> Manifest:
+            return object_metadata(object_name, ns, labels)
 
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",
@@ -197,24 +194,16 @@ class Workspace(pulumi.ComponentResource):
             (K8S_SERVING_SERVICE_ACCOUNT, args.serving_role_arn),
             (K8S_TRAINING_SERVICE_ACCOUNT, args.training_role_arn),
         ):
-            metadata = service_account_metadata(account, args.namespace, "")
-            metadata["namespace"] = ns
-            metadata["labels"] = labels
-            metadata["annotations"][IRSA_ROLE_ANNOTATION] = role_arn
             accounts[account] = k8s.core.v1.ServiceAccount(
                 f"{name}-{account}",
-                metadata=api(metadata),
+                metadata=api({**meta(account), "annotations": irsa_annotations(role_arn)}),
                 automount_service_account_token=False,
                 opts=child,
             )
 
         self.namespace = ns
-        self.serving_service_account = accounts[K8S_SERVING_SERVICE_ACCOUNT].metadata.apply(
-            lambda m: str(m.name)
-        )
-        self.training_service_account = accounts[K8S_TRAINING_SERVICE_ACCOUNT].metadata.apply(
-            lambda m: str(m.name)
-        )
+        self.serving_service_account = name_of(accounts[K8S_SERVING_SERVICE_ACCOUNT])
+        self.training_service_account = name_of(accounts[K8S_TRAINING_SERVICE_ACCOUNT])
         self.register_outputs(
             {
                 "namespace": self.namespace,
