@@ -28,6 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel, to_pascal
 from pydantic_core import PydanticCustomError
 
+from infra.backend import PulumiBackend
+from infra.naming import partition_for
+
 PROJECT_NAMESPACE = "mlops-platform"
 # Provider keys the model reads. Other `aws:` keys go to the provider untouched.
 PROVIDER_KEYS = {"aws:region": "region", "aws:allowedAccountIds": "allowed_account_ids"}
@@ -732,6 +735,26 @@ class StackConfig(BaseModel):
         return f"{self.project}-{self.stack}"
 
     @property
+    def partition(self) -> str:
+        return partition_for(self.region)
+
+    @property
+    def pulumi_backend(self) -> PulumiBackend:
+        """The self-managed Pulumi backend CI uses for this stack (empty: Pulumi Cloud)."""
+        return PulumiBackend(
+            self.partition,
+            self.ci.state_bucket,
+            self.ci.secrets_kms_key_arn,
+            project=self.project,
+            stack=self.stack,
+        )
+
+    @property
+    def eks_cluster(self) -> str:
+        """The EKS cluster CI connects to; empty without Kubernetes."""
+        return self.kubernetes.cluster_name if self.kubernetes.enabled else ""
+
+    @property
     def tags(self) -> dict[str, str]:
         """Provenance and ownership tags every taggable resource carries."""
         return {
@@ -770,18 +793,16 @@ def _check_boundary_size(cfg: StackConfig) -> None:
     """The roles' permissions boundary names the stack's resources, backend and cluster:
     with the longest names it can outgrow IAM's quota, which `pulumi up` would only hit
     halfway through. Refuse it here instead."""
-    from infra.backend import PulumiBackend
     from infra.boundary import boundary_policy
-    from infra.naming import partition_for
     from infra.policy_document import MANAGED_POLICY_LIMIT, policy_size
 
-    partition = partition_for(cfg.region)
-    backend = PulumiBackend(
-        partition, cfg.ci.state_bucket, cfg.ci.secrets_kms_key_arn, cfg.project, cfg.stack
-    )
-    cluster = cfg.kubernetes.cluster_name if cfg.kubernetes.enabled else ""
     document = boundary_policy(
-        partition, cfg.region, cfg.account_id, cfg.name_prefix, backend, eks_cluster=cluster
+        cfg.partition,
+        cfg.region,
+        cfg.account_id,
+        cfg.name_prefix,
+        cfg.pulumi_backend,
+        eks_cluster=cfg.eks_cluster,
     )
     size = policy_size(document)
     if size > MANAGED_POLICY_LIMIT:

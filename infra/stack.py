@@ -15,7 +15,6 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.backend import PulumiBackend
 from infra.config import StackConfig, load_config
 from infra.endpoint import (
     ServingEndpoint,
@@ -24,7 +23,7 @@ from infra.endpoint import (
     image_uri,
     s3_uri,
 )
-from infra.iam import Roles, RolesArgs, partition_for
+from infra.iam import Roles, RolesArgs
 from infra.k8s.model_server import ModelServer, ModelServerArgs
 from infra.k8s.provider import kubernetes_provider
 from infra.k8s.workspace import Workspace, WorkspaceArgs
@@ -43,13 +42,7 @@ from infra.training import TrainingCompute, TrainingComputeArgs
 def build_stack(cfg: StackConfig) -> dict[str, Any]:
     """Declare every resource of the stack and export `StackOutputs`; returns the exports."""
     prefix, tags, account = cfg.name_prefix, cfg.tags, cfg.account_id
-    backend = PulumiBackend(
-        partition_for(cfg.region),
-        cfg.ci.state_bucket,
-        cfg.ci.secrets_kms_key_arn,
-        project=cfg.project,
-        stack=cfg.stack,
-    )
+    backend, eks_cluster = cfg.pulumi_backend, cfg.eks_cluster
 
     roles = Roles(
         "roles",
@@ -69,7 +62,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
             ),
             kubernetes_namespace=cfg.kubernetes.namespace,
             backend=backend,
-            eks_cluster=cfg.kubernetes.cluster_name if cfg.kubernetes.enabled else "",
+            eks_cluster=eks_cluster,
         ),
     )
     keys = Keys(
@@ -179,7 +172,7 @@ def build_stack(cfg: StackConfig) -> dict[str, Any]:
                 roles.kubernetes_training_role_name if cfg.kubernetes.enabled else None
             ),
             backend=backend,
-            eks_cluster=cfg.kubernetes.cluster_name if cfg.kubernetes.enabled else "",
+            eks_cluster=eks_cluster,
         ),
     )
     training = TrainingCompute(
