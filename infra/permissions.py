@@ -13,7 +13,7 @@ permissions, and each `"Resource": "*"` says why AWS requires it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1101,6 +1101,11 @@ class PermissionsArgs:
     """The stack's EKS cluster (cfg.kubernetes.cluster_name) CI connects to; empty: none."""
 
 
+def _rendered(build: Callable[..., PolicyDocument], **inputs: Any) -> pulumi.Output[str]:
+    """`build(**inputs)` as JSON once every input (Outputs, however nested) is known."""
+    return pulumi.Output.all(**inputs).apply(lambda values: json.dumps(build(**values)))
+
+
 class Permissions(pulumi.ComponentResource):
     """Inline least-privilege policies of the stack's roles."""
 
@@ -1122,28 +1127,16 @@ class Permissions(pulumi.ComponentResource):
         def scope_of(account_id: str) -> Scope:
             return Scope(partition, args.region, account_id, args.prefix)
 
-        keys = pulumi.Output.all(args.data_kms_key_arn, *args.extra_kms_key_arns)
-        vpc = pulumi.Output.from_input(args.vpc_id if args.vpc_id is not None else "")
-        sagemaker_doc = pulumi.Output.all(
-            account,
-            args.datasets_bucket_arn,
-            args.models_bucket_arn,
-            args.capture_bucket_arn,
-            keys,
-            args.repository_arn,
-            vpc,
-        ).apply(
-            lambda v: json.dumps(
-                sagemaker_execution_policy(
-                    scope_of(v[0]),
-                    datasets_bucket_arn=v[1],
-                    models_bucket_arn=v[2],
-                    capture_bucket_arn=v[3],
-                    kms_key_arns=v[4],
-                    repository_arn=v[5],
-                    vpc_id=v[6] or None,
-                )
-            )
+        scope = account.apply(scope_of)
+        sagemaker_doc = _rendered(
+            sagemaker_execution_policy,
+            scope=scope,
+            datasets_bucket_arn=args.datasets_bucket_arn,
+            models_bucket_arn=args.models_bucket_arn,
+            capture_bucket_arn=args.capture_bucket_arn,
+            kms_key_arns=[args.data_kms_key_arn, *args.extra_kms_key_arns],
+            repository_arn=args.repository_arn,
+            vpc_id=args.vpc_id,
         )
         sagemaker = aws.iam.RolePolicy(
             f"{name}-sagemaker",
@@ -1221,27 +1214,16 @@ class Permissions(pulumi.ComponentResource):
 
         retrain_name: pulumi.Output[str] = pulumi.Output.from_input("")
         if args.retrain_role_name is not None and args.retraining_queue_arn is not None:
-            retrain_doc = pulumi.Output.all(
-                account,
-                args.datasets_bucket_arn,
-                args.models_bucket_arn,
-                args.capture_bucket_arn,
-                args.retraining_queue_arn,
-                args.sagemaker_role_arn,
-                args.repository_arn,
-            ).apply(
-                lambda v: json.dumps(
-                    retrain_policy(
-                        scope_of(v[0]),
-                        datasets_bucket_arn=v[1],
-                        models_bucket_arn=v[2],
-                        capture_bucket_arn=v[3],
-                        queue_arn=v[4],
-                        sagemaker_role_arn=v[5],
-                        repository_arn=v[6],
-                        backend=args.backend,
-                    )
-                )
+            retrain_doc = _rendered(
+                retrain_policy,
+                scope=scope,
+                datasets_bucket_arn=args.datasets_bucket_arn,
+                models_bucket_arn=args.models_bucket_arn,
+                capture_bucket_arn=args.capture_bucket_arn,
+                queue_arn=args.retraining_queue_arn,
+                sagemaker_role_arn=args.sagemaker_role_arn,
+                repository_arn=args.repository_arn,
+                backend=args.backend,
             )
             retrain = aws.iam.RolePolicy(
                 f"{name}-retrain",
@@ -1257,14 +1239,11 @@ class Permissions(pulumi.ComponentResource):
                 f"{name}-k8s-serving",
                 role=args.kubernetes_serving_role_name,
                 name="model-server-pods",
-                policy=pulumi.Output.all(
-                    args.models_bucket_arn, args.capture_bucket_arn, args.data_kms_key_arn
-                ).apply(
-                    lambda v: json.dumps(
-                        kubernetes_serving_policy(
-                            models_bucket_arn=v[0], capture_bucket_arn=v[1], kms_key_arns=[v[2]]
-                        )
-                    )
+                policy=_rendered(
+                    kubernetes_serving_policy,
+                    models_bucket_arn=args.models_bucket_arn,
+                    capture_bucket_arn=args.capture_bucket_arn,
+                    kms_key_arns=[args.data_kms_key_arn],
                 ),
                 opts=child,
             )
@@ -1273,14 +1252,11 @@ class Permissions(pulumi.ComponentResource):
                 f"{name}-k8s-training",
                 role=args.kubernetes_training_role_name,
                 name="training-pods",
-                policy=pulumi.Output.all(
-                    args.datasets_bucket_arn, args.models_bucket_arn, args.data_kms_key_arn
-                ).apply(
-                    lambda v: json.dumps(
-                        kubernetes_training_policy(
-                            datasets_bucket_arn=v[0], models_bucket_arn=v[1], kms_key_arns=[v[2]]
-                        )
-                    )
+                policy=_rendered(
+                    kubernetes_training_policy,
+                    datasets_bucket_arn=args.datasets_bucket_arn,
+                    models_bucket_arn=args.models_bucket_arn,
+                    kms_key_arns=[args.data_kms_key_arn],
                 ),
                 opts=child,
             )
