@@ -214,13 +214,16 @@ def role_policies_by_role(graph: StackGraph) -> dict[str, list[Node]]:
     return found
 
 
-def inline_policies_managed_elsewhere(graph: StackGraph) -> dict[str, frozenset[str]]:
-    """Role URN -> names of its inline policies that a RolePolicy of the stack manages."""
+def inline_policies_managed_elsewhere(
+    graph: StackGraph, by_role: Mapping[str, list[Node]] | None = None
+) -> dict[str, frozenset[str]]:
+    """Role URN -> names of its inline policies that a RolePolicy of the stack manages
+    (from `by_role`, the result of :func:`role_policies_by_role`, when the caller has it)."""
     return {
         urn: frozenset(
             name for rp in role_policies if (name := known_string(get(rp.props, "name")))
         )
-        for urn, role_policies in role_policies_by_role(graph).items()
+        for urn, role_policies in (by_role or role_policies_by_role(graph)).items()
     }
 
 
@@ -245,7 +248,8 @@ def documents_by_role(graph: StackGraph) -> dict[str, list[RoleDocument]]:
     policies = graph.of_type(POLICY_TYPE)
     found: dict[str, list[RoleDocument]] = {role.urn: [] for role in roles}
     attached: dict[str, dict[str, str]] = {role.urn: {} for role in roles}  # policy -> by
-    for urn, role_policies in role_policies_by_role(graph).items():
+    by_role = role_policies_by_role(graph)
+    for urn, role_policies in by_role.items():
         for role_policy in role_policies:
             found[urn].append(RoleDocument(_label(role_policy), get(role_policy.props, "policy")))
     for type_, (role_prop, _) in ROLE_ATTACHMENTS.items():
@@ -260,7 +264,7 @@ def documents_by_role(graph: StackGraph) -> dict[str, list[RoleDocument]]:
         for policy in attached_policies(role, policies):
             attached[role.urn].setdefault(policy.urn, "in its managed_policy_arns")
     by_urn = {policy.urn: policy for policy in policies}
-    managed_inline = inline_policies_managed_elsewhere(graph)
+    managed_inline = inline_policies_managed_elsewhere(graph, by_role)
     for role in roles:
         for urn, how in attached[role.urn].items():
             policy = by_urn[urn]
