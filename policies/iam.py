@@ -136,7 +136,7 @@ def _allow_statements(
 
 
 def _where(subject: Subject | Node, where: str, index: int) -> str:
-    prefix = f"{_kind(subject.type)} '{subject.name}'"
+    prefix = _label(subject)
     return f"{prefix} {where} statement {index}" if where else f"{prefix} statement {index}"
 
 
