@@ -13,8 +13,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ml.stack import StackHandle, open_stack
+
+if TYPE_CHECKING:
+    from ml.registry import ModelPackage
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +127,8 @@ def _check_served_config(stack: str, served: dict[str, str], root: Path | None) 
         ) from None
 
 
-def _approved(handle: StackHandle, stack: str, package_arn: str) -> None:
+def _approved(handle: StackHandle, stack: str, package_arn: str) -> ModelPackage:
+    """The package, which must be in the stack's registry and Approved."""
     from ml.registry import ApprovalStatus, UnknownModelPackage, describe
 
     try:
@@ -135,6 +140,7 @@ def _approved(handle: StackHandle, stack: str, package_arn: str) -> None:
             f"model package {package_arn} is {package.status.value}, not Approved. Fix: "
             f"`mlops models approve {package_arn} --stack {stack}` after review"
         )
+    return package
 
 
 def deploy(
@@ -146,11 +152,10 @@ def deploy(
     on_progress: Callable[[str], None] = log.info,
 ) -> DeployResult:
     """Serve `package_arn` on the stack; roll back to the previous model when it fails."""
-    from ml.registry import describe, reject
+    from ml.registry import reject
 
     handle = open_stack(stack, root)
-    _approved(handle, stack, package_arn)
-    package = describe(handle, package_arn)
+    package = _approved(handle, stack, package_arn)
     previous = served_model(stack, root)
     _check_served_config(stack, {PACKAGE_KEY: package_arn}, root)
     write_served_model(stack, {PACKAGE_KEY: package_arn}, root)
