@@ -342,6 +342,8 @@ class RetrainingConfig(_Group):
         return _check_schedule(value)
 
 
+# A Kubernetes namespace name (DNS-1123 label).
+_DNS_LABEL: Final = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _QUANTITY_SUFFIXES: Final = {
     "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
     "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40,
@@ -440,7 +442,7 @@ class KubernetesConfig(_Group):
     @classmethod
     def _ingress(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for item in value:
-            if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", item):
+            if not _DNS_LABEL.fullmatch(item):
                 raise _bad(f"{item!r} is not a namespace name", "use DNS-1123 labels")
         return value
 
@@ -478,7 +480,7 @@ class KubernetesConfig(_Group):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
+        if not _DNS_LABEL.fullmatch(value):
             raise _bad("is not a DNS-1123 label", "use lowercase letters, digits and '-'")
         return value
 
