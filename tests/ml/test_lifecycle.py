@@ -4,6 +4,7 @@ a model below the gate (never registered)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -21,9 +22,9 @@ from ml.data.reference import make_churn
 from ml.demo import DemoSummary, prepare_project, run_demo
 from ml.deploy import PACKAGE_KEY, DeploymentFailed, deploy, serving_dir, stop_serving
 from ml.pipeline import GateFailed, run_pipeline
-from ml.registry import list_packages, register
+from ml.registry import ModelPackage, list_packages, register
 from ml.serve.local import attach
-from ml.stack import open_stack
+from ml.stack import StackHandle, open_stack
 from tests.integration.conftest import REPO, clean_emulator, emulator  # noqa: F401
 
 pytestmark = [pytest.mark.emulator, pytest.mark.xdist_group("ml-lifecycle")]
@@ -43,6 +44,28 @@ def demo(
         yield summary
         stop_serving("local", root)
         sandbox.down("local", root=root, keep_emulator=True)
+
+
+def _register(
+    demo: DemoSummary,
+    handle: StackHandle,
+    job: str,
+    auc: float,
+    *,
+    model_data_url: str | None = None,
+    approve: bool | None = None,
+) -> ModelPackage:
+    """A package trained (as `job`) on the demo's last dataset version."""
+    return register(
+        handle,
+        model_data_url=model_data_url or f"s3://{handle.outputs.models_bucket}/{job}/model.tar.gz",
+        image_uri=f"{handle.outputs.ecr_repository_url}:latest",
+        metrics={"auc": auc},
+        dataset_ref=demo.dataset_versions[-1],
+        git_commit=hashlib.sha1(job.encode()).hexdigest(),
+        training_job=job,
+        approve=approve,
+    )
 
 
 def test_demo_pushes_two_dataset_versions(demo: DemoSummary) -> None:
@@ -102,15 +125,7 @@ def test_a_failing_deployment_is_rolled_back(demo: DemoSummary) -> None:
     before = attach(serving_dir("local", demo.root))
     assert before is not None
     broken = _broken_artifact(handle)
-    package = register(
-        handle,
-        model_data_url=broken,
-        image_uri=f"{handle.outputs.ecr_repository_url}:latest",
-        metrics={"auc": 0.99},
-        dataset_ref=demo.dataset_versions[-1],
-        git_commit="0" * 40,
-        training_job="broken",
-    )
+    package = _register(demo, handle, "broken", 0.99, model_data_url=broken)
     with pytest.raises(DeploymentFailed, match="Rolled back"):
         deploy("local", package.arn, root=demo.root)
     stack_file = yaml.safe_load((demo.root / "stacks" / "Pulumi.local.yaml").read_text())
@@ -185,16 +200,7 @@ def test_a_promotion_writes_the_stack_file_and_applies_nothing(demo: DemoSummary
     from ml.deploy import write_served_model
 
     handle = open_stack("local", demo.root)
-    candidate = register(
-        handle,
-        model_data_url=f"s3://{handle.outputs.models_bucket}/promotion/model.tar.gz",
-        image_uri=f"{handle.outputs.ecr_repository_url}:latest",
-        metrics={"auc": 0.9},
-        dataset_ref=demo.dataset_versions[-1],
-        git_commit="1" * 40,
-        training_job="promotion",
-        approve=True,
-    )
+    candidate = _register(demo, handle, "promotion", 0.9, approve=True)
     stack_path = demo.root / "stacks" / "Pulumi.local.yaml"
     # Whatever the earlier tests left serving (the demo's second model, or a resumed run's).
     serving = yaml.safe_load(stack_path.read_text())["config"][PACKAGE_KEY]
@@ -227,15 +233,7 @@ def test_only_an_approved_package_is_promoted(demo: DemoSummary) -> None:
     from ml.registry import reject
 
     handle = open_stack("local", demo.root)
-    turned_down = register(
-        handle,
-        model_data_url=f"s3://{handle.outputs.models_bucket}/rejected/model.tar.gz",
-        image_uri=f"{handle.outputs.ecr_repository_url}:latest",
-        metrics={"auc": 0.5},
-        dataset_ref=demo.dataset_versions[-1],
-        git_commit="2" * 40,
-        training_job="rejected",
-    )
+    turned_down = _register(demo, handle, "rejected", 0.5)
     reject(handle, turned_down.arn, note="below expectations")
     before = (demo.root / "stacks" / "Pulumi.local.yaml").read_text()
     result = CliRunner().invoke(
@@ -271,16 +269,7 @@ def test_a_promotion_the_stack_rules_refuse_writes_nothing(demo: DemoSummary) ->
         # The stack serves by package already: the same one is no change, so try another.
         assert result.exit_code == 0, result.output
         handle = open_stack("local", demo.root)
-        other = register(
-            handle,
-            model_data_url=f"s3://{handle.outputs.models_bucket}/k8s/model.tar.gz",
-            image_uri=f"{handle.outputs.ecr_repository_url}:latest",
-            metrics={"auc": 0.9},
-            dataset_ref=demo.dataset_versions[-1],
-            git_commit="3" * 40,
-            training_job="k8s",
-            approve=True,
-        )
+        other = _register(demo, handle, "k8s", 0.9, approve=True)
         result = CliRunner().invoke(
             app, ["deploy", "--stack", "local", "--model-package", other.arn, "--no-apply"]
         )
